@@ -1,0 +1,181 @@
+// The contract every device backend implements: the primitive kernels that
+// the op front-end (engine/ops) calls. The CPU backend (kernels/cpu) and the
+// CUDA backend (kernels/cuda, kernels/cudnn, kernels/cublas) implement the
+// same methods with the same meaning, so model and layer code never asks
+// which device it runs on.
+//
+// Shared rules, unless a method says otherwise:
+// - Outputs are allocated by the caller with the right shape, dtype and
+//   device, contiguous; kernels only write them.
+// - Inputs are contiguous and on the backend's device. The elementwise
+//   methods (copy, unary, binary, where) instead accept any strides,
+//   including 0 (a broadcast dimension), and out may be a strided view.
+// - Optional tensors are passed undefined when absent.
+// - Kernels report bad values they find (a class index out of range) by
+//   throwing ember::Error with the op name.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "engine/allocator.h"
+#include "engine/tensor.h"
+
+namespace ember {
+
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Square, Sin, Cos,
+  Relu, Sigmoid, Tanh, Silu, Hardswish, Hardsigmoid, Gelu, GeluTanh, Softplus, Erf,
+  Floor, Ceil, Round, LogicalNot,
+  LeakyRelu,  // a = negative slope
+  Clamp,      // a = min, b = max (either may be -inf/+inf)
+  PowScalar,  // a = exponent
+};
+
+enum class BinaryOp : uint8_t {
+  Add, Sub,  // a + alpha * b, a - alpha * b (alpha in params.a)
+  Mul, Div, Pow, Maximum, Minimum,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,  // write a bool output
+  // Backward helpers: out = grad * d(activation)/dx, with (grad, x) or (grad, y=output).
+  ReluBackward,         // (g, y)
+  SigmoidBackward,      // (g, y)
+  TanhBackward,         // (g, y)
+  SiluBackward,         // (g, x)
+  HardswishBackward,    // (g, x)
+  HardsigmoidBackward,  // (g, x)
+  GeluBackward,         // (g, x)
+  GeluTanhBackward,     // (g, x)
+  SoftplusBackward,     // (g, x)
+  LeakyReluBackward,    // (g, x), a = slope
+  ClampBackward,        // (g, x), passes g where a <= x <= b
+};
+
+enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
+
+struct OpParams {
+  double a = 1.0;
+  double b = 0.0;
+};
+
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+struct Pool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;  // max pooling only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling only
+  int64_t divisor_override = 0;   // average pooling only; 0: none
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual int device_count() const = 0;
+  virtual Allocator& allocator(Device device) = 0;
+  virtual void synchronize(Device device) = 0;
+
+  // --- Memory ---
+  // dst and src have the same shape; any strides; dtype converts.
+  virtual void copy(const Tensor& dst, const Tensor& src) = 0;
+  // Contiguous transfers between this device and the host.
+  virtual void copy_from_host(const Tensor& dst, const void* src, size_t nbytes) = 0;
+  virtual void copy_to_host(void* dst, const Tensor& src, size_t nbytes) = 0;
+  virtual void fill(const Tensor& dst, Scalar value) = 0;  // any strides
+  virtual void arange(const Tensor& dst, double start, double step) = 0;  // dst 1-D contiguous
+
+  // --- Random numbers (counter-based Philox: value i depends on seed, offset and i only) ---
+  virtual void random_uniform(const Tensor& dst, double low, double high, uint64_t seed, uint64_t offset) = 0;
+  virtual void random_normal(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t offset) = 0;
+  // dst[i] = 1 with probability p, else 0.
+  virtual void random_bernoulli(const Tensor& dst, double p, uint64_t seed, uint64_t offset) = 0;
+
+  // --- Elementwise (any strides; inputs already broadcast to out's shape) ---
+  virtual void unary(const Tensor& out, const Tensor& in, UnaryOp op, OpParams p) = 0;
+  // a and b share a dtype; out has it too, or bool for comparisons.
+  virtual void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, OpParams p) = 0;
+  virtual void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) = 0;
+
+  // --- Reductions ---
+  // in is contiguous [outer, reduce, inner]; out is [outer, inner], same dtype.
+  virtual void reduce(const Tensor& out, const Tensor& in, ReduceOp op, int64_t outer, int64_t reduce,
+                      int64_t inner) = 0;
+  // Max or Min along the middle dim with int64 indices of the first extreme.
+  virtual void reduce_with_index(const Tensor& values, const Tensor& indices, const Tensor& in, ReduceOp op,
+                                 int64_t outer, int64_t reduce, int64_t inner) = 0;
+
+  // --- Linear algebra ---
+  // out[b] = a[b] @ b[b]; a is [B, M, K], b is [B, K, N] with any batch stride
+  // (0 broadcasts) and each matrix row- or column-major; out is [B, M, N].
+  virtual void matmul(const Tensor& out, const Tensor& a, const Tensor& b) = 0;
+
+  // --- Convolution (NCHW input, OIHW weight, groups) ---
+  virtual void conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                              const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                                     const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                                      const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_bias(const Tensor& grad_bias, const Tensor& grad_out) = 0;
+
+  // --- Batch normalisation over [N, C, *] ---
+  // Uses batch statistics; writes save_mean and save_invstd ([C], float32 for
+  // 16-bit inputs) and updates the running stats in place when defined
+  // (running_var with the unbiased variance), as torch.batch_norm does.
+  virtual void batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
+                                        const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                        const Tensor& running_mean, const Tensor& running_var, double momentum,
+                                        double eps) = 0;
+  virtual void batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight,
+                                       const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                                       double eps) = 0;
+  // With train=true, mean/invstd are the saved batch statistics and the
+  // gradient flows through them; with train=false they are the running
+  // statistics (invstd = 1/sqrt(var + eps)) and act as constants.
+  virtual void batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
+                                   const Tensor& grad_out, const Tensor& input, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& invstd, bool train) = 0;
+
+  // --- Pooling (NCHW) ---
+  // indices: int64, the argmax's flat position h * W + w within its plane.
+  virtual void max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
+                                  const Pool2dParams& p) = 0;
+  virtual void max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) = 0;
+  virtual void avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) = 0;
+  virtual void avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2dParams& p) = 0;
+  virtual void adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& input) = 0;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out) = 0;
+
+  // --- Softmax over the middle dim of contiguous [outer, dim, inner] ---
+  virtual void softmax_forward(const Tensor& out, const Tensor& in, int64_t outer, int64_t dim, int64_t inner,
+                               bool log) = 0;
+  // out is the forward result; grad_in = J^T grad_out.
+  virtual void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t outer,
+                                int64_t dim, int64_t inner, bool log) = 0;
+
+  // --- Negative log-likelihood on log-probabilities [N, C] ---
+  // loss[n] = -w[t_n] * logp[n, t_n] and weight_used[n] = w[t_n] (both 0 when
+  // t_n == ignore_index); w = 1 when weight is undefined. Throws if a target
+  // is outside [0, C) and not ignore_index.
+  virtual void nll_loss_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& logp,
+                                const Tensor& target, const Tensor& weight, int64_t ignore_index) = 0;
+  // grad_logp (zeroed by the callee) [n, t_n] = -w[t_n] * grad_loss[n].
+  virtual void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
+                                 const Tensor& weight, int64_t ignore_index) = 0;
+};
+
+// The backend for a device; throws if that device type is unavailable
+// ("cuda: Ember was built without CUDA" / "no CUDA device is present").
+Backend& backend(Device device);
+Backend& cpu_backend();
+// The CUDA backend, or null when built without CUDA.
+Backend* cuda_backend_or_null();
+
+}  // namespace ember

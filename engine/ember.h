@@ -1,0 +1,22 @@
+// Everything a program using Ember's engine needs: tensors, autograd and ops.
+#pragma once
+
+#include "engine/autograd/engine.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/device.h"
+#include "engine/dtype.h"
+#include "engine/error.h"
+#include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/linalg.h"
+#include "engine/ops/loss.h"
+#include "engine/ops/norm.h"
+#include "engine/ops/pool.h"
+#include "engine/ops/random_ops.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/shape_ops.h"
+#include "engine/ops/softmax.h"
+#include "engine/random.h"
+#include "engine/tensor.h"
+#include "engine/threads.h"

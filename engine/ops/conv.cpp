@@ -1,0 +1,81 @@
+#include "engine/ops/conv.h"
+
+#include "engine/autograd/node.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+
+namespace ember {
+
+int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding, Pair dilation,
+              int64_t groups) {
+  const char* op = "conv2d";
+  EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
+  if (input.dim() == 3) {  // one unbatched image
+    return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  }
+  EMBER_CHECK(input.dim() == 4, op, "expected a 4-D input [N, C, H, W] (or 3-D [C, H, W]), got shape ", input.shape());
+  EMBER_CHECK(weight.dim() == 4, op, "expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got shape ",
+              weight.shape());
+  EMBER_CHECK(input.device() == weight.device(), op, "input on ", input.device().str(), " but weight on ",
+              weight.device().str());
+  EMBER_CHECK(input.dtype() == weight.dtype(), op, "input is ", dtype_name(input.dtype()), " but weight is ",
+              dtype_name(weight.dtype()));
+  EMBER_CHECK(groups >= 1, op, "groups must be positive, got ", groups);
+  for (int i = 0; i < 2; ++i) {
+    EMBER_CHECK(stride[i] >= 1 && dilation[i] >= 1 && padding[i] >= 0, op, "invalid stride ", stride[i],
+                ", padding ", padding[i], " or dilation ", dilation[i]);
+  }
+  const int64_t C = input.size(1), OC = weight.size(0);
+  EMBER_CHECK(C % groups == 0 && OC % groups == 0, op, "in_channels ", C, " and out_channels ", OC,
+              " must both be divisible by groups ", groups);
+  EMBER_CHECK(weight.size(1) * groups == C, op, "weight of shape ", weight.shape(), " expects ",
+              weight.size(1) * groups, " input channels, but the input of shape ", input.shape(), " has ", C);
+  if (bias.defined()) {
+    EMBER_CHECK(bias.dim() == 1 && bias.size(0) == OC, op, "bias of shape ", bias.shape(), " does not match ", OC,
+                " output channels");
+    EMBER_CHECK(bias.device() == input.device() && bias.dtype() == input.dtype(), op,
+                "bias must be on the input's device and of its dtype");
+  }
+  const int64_t OH = conv_output_size(input.size(2), weight.size(2), stride[0], padding[0], dilation[0]);
+  const int64_t OW = conv_output_size(input.size(3), weight.size(3), stride[1], padding[1], dilation[1]);
+  EMBER_CHECK(OH > 0 && OW > 0, op, "the kernel ", weight.size(2), "x", weight.size(3), " (dilation ", dilation[0],
+              "x", dilation[1], ") is larger than the padded input ", input.size(2) + 2 * padding[0], "x",
+              input.size(3) + 2 * padding[1], " (input shape ", input.shape(), ")");
+
+  Conv2dParams p{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups};
+  Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+  Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = empty({input.size(0), OC, OH, OW}, TensorOptions(input.dtype(), input.device()));
+  if (out.numel() > 0) backend(input.device()).conv2d_forward(out, x, w, b, p);
+
+  if (any_requires_grad({input, weight, bias})) {
+    record("Conv2dBackward", out, {input, weight, bias},
+           [sx = Saved(x), sw = Saved(w), p](const Tensor& g_in, const NeedsGrad& needs) {
+             const Tensor& xs = sx.get();
+             const Tensor& ws = sw.get();
+             Tensor g = g_in.contiguous();
+             Backend& be = backend(g.device());
+             std::vector<Tensor> grads(3);
+             if (needs[0]) {
+               grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()));
+               if (xs.numel() > 0) be.conv2d_backward_input(grads[0], g, ws, p);
+             }
+             if (needs[1]) {
+               grads[1] = empty(ws.shape(), TensorOptions(ws.dtype(), ws.device()));
+               be.conv2d_backward_weight(grads[1], g, xs, p);
+             }
+             if (needs[2]) {
+               grads[2] = empty({ws.size(0)}, TensorOptions(ws.dtype(), ws.device()));
+               be.conv2d_backward_bias(grads[2], g);
+             }
+             return grads;
+           });
+  }
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,196 @@
+#include "engine/ops/loss.h"
+
+#include "engine/autograd/node.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/softmax.h"
+
+namespace ember {
+namespace {
+
+Tensor apply_reduction(const Tensor& loss, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::None: return loss;
+    case Reduction::Sum: return sum(loss);
+    case Reduction::Mean: return mean(loss);
+  }
+  return loss;
+}
+
+// Moves the class dim (1) last and flattens: [N, C, d...] -> [N*d..., C].
+Tensor classes_last(const Tensor& x) {
+  if (x.dim() == 2) return x;
+  Shape perm{0};
+  for (int64_t d = 2; d < x.dim(); ++d) perm.push_back(d);
+  perm.push_back(1);
+  return x.permute(perm).reshape({-1, x.size(1)});
+}
+
+void check_class_target(const Tensor& input, const Tensor& target, const char* op) {
+  EMBER_CHECK(input.dim() >= 2, op, "expected input of shape [N, C] or [N, C, d1, ...], got ", input.shape());
+  EMBER_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
+              "expected class indices as an int64 target, got ", dtype_name(target.dtype()));
+  Shape want = input.shape();
+  want.erase(want.begin() + 1);
+  EMBER_CHECK(target.shape() == want, op, "target of shape ", target.shape(), " does not match input of shape ",
+              input.shape(), " (expected target shape ", want, ")");
+  EMBER_CHECK(target.device() == input.device(), op, "target on ", target.device().str(), " but input on ",
+              input.device().str());
+}
+
+void check_weight(const Tensor& weight, int64_t C, const Tensor& input, const char* op) {
+  if (!weight.defined()) return;
+  EMBER_CHECK(weight.dim() == 1 && weight.size(0) == C, op, "class weight of shape ", weight.shape(),
+              " does not match the ", C, " classes of input of shape ", input.shape());
+  EMBER_CHECK(weight.device() == input.device(), op, "class weight on ", weight.device().str(), " but input on ",
+              input.device().str());
+}
+
+// nll on [M, C] log-probabilities and [M] targets; returns the reduced loss
+// (or [M] for None) and, through `total_weight`, the summed weights of the
+// counted samples.
+Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, Reduction red,
+              Tensor* total_weight_out) {
+  const int64_t M = logp.size(0);
+  Tensor lp = logp.detach().contiguous();
+  Tensor tg = target.detach().to(DType::Int64).contiguous();
+  Tensor w = weight.defined() ? weight.detach().to(logp.dtype()).contiguous() : Tensor();
+  Tensor losses = empty({M}, TensorOptions(logp.dtype(), logp.device()));
+  Tensor used = empty({M}, TensorOptions(logp.dtype(), logp.device()));
+  if (M > 0) backend(logp.device()).nll_loss_forward(losses, used, lp, tg, w, ignore_index);
+  Tensor total_weight = sum(used);
+  if (total_weight_out) *total_weight_out = total_weight;
+  Tensor out = red == Reduction::None ? losses : red == Reduction::Sum ? sum(losses) : div(sum(losses), total_weight);
+  if (any_requires_grad({logp})) {
+    record("NllLossBackward", out, {logp},
+           [tg, w, ignore_index, red, total_weight, C = logp.size(1), M](const Tensor& g, const NeedsGrad&) {
+             Tensor per_sample = red == Reduction::None ? g.contiguous()
+                                 : red == Reduction::Sum ? g.expand({M}).contiguous()
+                                                         : div(g, total_weight).expand({M}).contiguous();
+             Tensor grad = empty({M, C}, TensorOptions(g.dtype(), g.device()));
+             if (M > 0) backend(g.device()).nll_loss_backward(grad, per_sample, tg, w, ignore_index);
+             return std::vector<Tensor>{grad};
+           });
+  }
+  return out;
+}
+
+}  // namespace
+
+Reduction parse_reduction(const std::string& name) {
+  if (name == "none") return Reduction::None;
+  if (name == "mean") return Reduction::Mean;
+  if (name == "sum") return Reduction::Sum;
+  fail("loss", "reduction must be 'none', 'mean' or 'sum', got '", name, "'");
+}
+
+namespace {
+Tensor nll_loss_impl(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight, int64_t ignore_index,
+                     Reduction reduction, Tensor* total_weight) {
+  const char* op = "nll_loss";
+  EMBER_CHECK(logp_in.defined() && target_in.defined(), op, "got an undefined tensor");
+  bool unbatched = logp_in.dim() == 1;
+  Tensor logp = unbatched ? logp_in.unsqueeze(0) : logp_in;
+  Tensor target = unbatched ? target_in.reshape({1}) : target_in;
+  EMBER_CHECK(is_floating(logp.dtype()), op, "expected floating-point log-probabilities, got ",
+              dtype_name(logp.dtype()));
+  check_class_target(logp, target, op);
+  check_weight(weight, logp.size(1), logp, op);
+  Tensor out = nll_2d(classes_last(logp), target.reshape({-1}), weight, ignore_index, reduction, total_weight);
+  if (reduction == Reduction::None) out = out.reshape(target_in.shape());
+  return out;
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                Reduction reduction) {
+  return nll_loss_impl(logp, target, weight, ignore_index, reduction, nullptr);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                     Reduction reduction, double label_smoothing) {
+  const char* op = "cross_entropy";
+  EMBER_CHECK(logits.defined() && target.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, op, "label_smoothing must be in [0, 1], got ",
+              label_smoothing);
+  EMBER_CHECK(logits.dim() >= 1, op, "expected logits of shape [N, C, ...], got a 0-d tensor");
+  const int64_t class_dim = logits.dim() == 1 ? 0 : 1;
+  const int64_t C = logits.size(class_dim);
+  check_weight(weight, C, logits, op);
+  Tensor logp = log_softmax(logits, class_dim);
+  // Class weights shaped to broadcast along the class dim.
+  Shape wshape(logits.dim(), 1);
+  wshape[class_dim] = C;
+
+  if (is_floating(target.dtype())) {  // probabilities
+    EMBER_CHECK(target.shape() == logits.shape(), op, "probability target of shape ", target.shape(),
+                " must match logits of shape ", logits.shape());
+    Tensor t = label_smoothing > 0 ? add(mul(target, 1.0 - label_smoothing), label_smoothing / C) : target;
+    Tensor prod = mul(logp, t);
+    if (weight.defined()) prod = mul(prod, weight.reshape(wshape));
+    Tensor loss = neg(sum(prod, {class_dim}));
+    if (reduction == Reduction::Mean) return div(sum(loss), static_cast<double>(std::max<int64_t>(logits.numel() / C, 1)));
+    return apply_reduction(loss, reduction);
+  }
+
+  Tensor total_weight;  // sum of w[target] over the samples that count
+  Tensor nll = nll_loss_impl(logp, target, weight, ignore_index, reduction, &total_weight);
+  if (label_smoothing == 0.0) return nll;
+  // PyTorch 1.13: (1 - e) * nll + e / C * smooth, where smooth is the
+  // (weighted) sum of -logp over classes, zero for ignored targets; its mean
+  // is divided by the summed target weights when class weights are given,
+  // else taken over all samples.
+  Tensor per = weight.defined() ? mul(logp, weight.reshape(wshape)) : logp;
+  Tensor smooth = masked_fill(neg(sum(per, {class_dim})), eq(target, ignore_index), 0.0);
+  Tensor smooth_red;
+  switch (reduction) {
+    case Reduction::None: smooth_red = smooth; break;
+    case Reduction::Sum: smooth_red = sum(smooth); break;
+    case Reduction::Mean: smooth_red = weight.defined() ? div(sum(smooth), total_weight) : mean(smooth); break;
+  }
+  return add(mul(nll, 1.0 - label_smoothing), mul(smooth_red, label_smoothing / C));
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const Tensor& weight,
+                                        const Tensor& pos_weight, Reduction reduction) {
+  const char* op = "binary_cross_entropy_with_logits";
+  EMBER_CHECK(x.defined() && y.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(x.shape() == y.shape(), op, "target of shape ", y.shape(), " must match input of shape ", x.shape());
+  EMBER_CHECK(is_floating(x.dtype()) && is_floating(y.dtype()), op, "needs floating-point input and target");
+  // Stable form: (1 - y) x + lw * (log(1 + exp(-|x|)) + max(-x, 0)), lw = 1 + (pw - 1) y.
+  Tensor stable = add(log1p(exp(neg(abs(x)))), clamp_min(neg(x), 0.0));
+  Tensor loss;
+  if (pos_weight.defined()) {
+    Tensor log_weight = add(mul(sub(pos_weight, 1.0), y), 1.0);
+    loss = add(mul(sub(wrap_scalar(1.0, y), y), x), mul(log_weight, stable));
+  } else {
+    loss = add(mul(sub(wrap_scalar(1.0, y), y), x), stable);
+  }
+  if (weight.defined()) loss = mul(loss, weight);
+  return apply_reduction(loss, reduction);
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  EMBER_CHECK(input.defined() && target.defined(), "mse_loss", "got an undefined tensor");
+  Tensor d = sub(input, target);
+  return apply_reduction(mul(d, d), reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  EMBER_CHECK(input.defined() && target.defined(), "l1_loss", "got an undefined tensor");
+  return apply_reduction(abs(sub(input, target)), reduction);
+}
+
+Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t dim, double eps) {
+  EMBER_CHECK(x1.defined() && x2.defined(), "cosine_similarity", "got an undefined tensor");
+  Shape shape = broadcast_shapes(x1.shape(), x2.shape(), "cosine_similarity");
+  int64_t d = wrap_dim(dim, static_cast<int64_t>(shape.size()), "cosine_similarity");
+  Tensor w12 = sum(mul(x1, x2), {d});
+  Tensor w1 = sum(mul(x1, x1), {d});
+  Tensor w2 = sum(mul(x2, x2), {d});
+  return div(w12, sqrt(clamp_min(mul(w1, w2), eps * eps)));
+}
+
+}  // namespace ember

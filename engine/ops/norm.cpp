@@ -1,0 +1,89 @@
+#include "engine/ops/norm.h"
+
+#include "engine/autograd/node.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "engine/ops/elementwise.h"
+
+namespace ember {
+namespace {
+
+void check_channel_tensor(const Tensor& t, int64_t C, const Tensor& x, const char* name) {
+  if (!t.defined()) return;
+  EMBER_CHECK(t.dim() == 1 && t.size(0) == C, "batch_norm", name, " of shape ", t.shape(), " does not match the ", C,
+              " channels of the input of shape ", x.shape());
+  EMBER_CHECK(t.device() == x.device(), "batch_norm", name, " is on ", t.device().str(), " but the input is on ",
+              x.device().str());
+}
+
+Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); }
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  EMBER_CHECK(input.defined(), op, "got an undefined input");
+  EMBER_CHECK(input.dim() >= 2, op, "expected an input of at least 2 dims [N, C, ...], got shape ", input.shape());
+  EMBER_CHECK(is_floating(input.dtype()), op, "needs a floating-point input, got ", dtype_name(input.dtype()));
+  const int64_t C = input.size(1);
+  check_channel_tensor(weight, C, input, "weight");
+  check_channel_tensor(bias, C, input, "bias");
+  check_channel_tensor(running_mean, C, input, "running_mean");
+  check_channel_tensor(running_var, C, input, "running_var");
+  EMBER_CHECK(running_mean.defined() == running_var.defined(), op,
+              "running_mean and running_var must be given together");
+  if (training) {
+    int64_t per_channel = input.numel() / std::max<int64_t>(C, 1);
+    EMBER_CHECK(per_channel > 1, op, "expected more than 1 value per channel when training, got input of shape ",
+                input.shape());
+  } else {
+    EMBER_CHECK(running_mean.defined(), op, "evaluation mode needs running_mean and running_var");
+  }
+
+  Backend& be = backend(input.device());
+  Tensor x = input.detach().contiguous();
+  Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
+  Tensor out = empty(x.shape(), TensorOptions(x.dtype(), x.device()));
+  DType stat_dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
+  Tensor mean, invstd;
+  if (training) {
+    mean = empty({C}, TensorOptions(stat_dtype, x.device()));
+    invstd = empty({C}, TensorOptions(stat_dtype, x.device()));
+    // The running stats are updated in place: work on contiguous ones, then copy back if needed.
+    Tensor rm = contiguous_or_undefined(running_mean), rv = contiguous_or_undefined(running_var);
+    be.batch_norm_forward_train(out, mean, invstd, x, w, b, rm, rv, momentum, eps);
+    if (running_mean.defined()) {
+      if (!rm.is_same(running_mean) && rm.data_ptr() != running_mean.data_ptr()) running_mean.detach().copy_(rm);
+      if (!rv.is_same(running_var) && rv.data_ptr() != running_var.data_ptr()) running_var.detach().copy_(rv);
+      mark_written(running_mean);
+      mark_written(running_var);
+    }
+  } else {
+    Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
+    be.batch_norm_forward_eval(out, x, w, b, rm, rv, eps);
+    if (any_requires_grad({input, weight, bias})) {
+      mean = rm.clone();
+      invstd = rsqrt(add(rv, eps));  // constants for the backward
+    }
+  }
+
+  if (any_requires_grad({input, weight, bias})) {
+    record("BatchNormBackward", out, {input, weight, bias},
+           [sx = Saved(x), sw = Saved(w), mean, invstd, training](const Tensor& g, const NeedsGrad& needs) {
+             const Tensor& xs = sx.get();
+             Backend& be = backend(g.device());
+             std::vector<Tensor> grads(3);
+             if (needs[0]) grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()));
+             int64_t C = xs.size(1);
+             if (needs[1]) grads[1] = empty({C}, TensorOptions(xs.dtype(), xs.device()));
+             if (needs[2]) grads[2] = empty({C}, TensorOptions(xs.dtype(), xs.device()));
+             be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(), xs, sw.get(), mean, invstd,
+                                    training);
+             return grads;
+           });
+  }
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,15 @@
+// Batch normalisation (torch.nn.functional.batch_norm) over [N, C, *].
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace ember {
+
+// training: normalise with the batch statistics and, when the running
+// tensors are given, update them in place (running_var with the unbiased
+// variance); otherwise normalise with the running statistics.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
+                  double momentum = 0.1, double eps = 1e-5);
+
+}  // namespace ember

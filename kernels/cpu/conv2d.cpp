@@ -1,0 +1,255 @@
+// CPU 2-D convolution by im2col + GEMM (Eigen), per sample and group:
+//   forward          out[OCg, OH*OW]  = W[OCg, Cg*KH*KW] x col[Cg*KH*KW, OH*OW]
+//   backward input   col              = W^T x grad_out, then col2im adds col back into the image
+//   backward weight  grad_W          += grad_out x col^T
+// col holds, for every output pixel, the input patch it sees (zeros where the
+// window hangs over the padding). A 1x1 stride-1 convolution skips im2col:
+// the input plane already is col. Depthwise convolutions (one input channel
+// per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
+// Threads: over samples when the batch has at least one per thread (each with
+// its own col buffer), otherwise inside Eigen's GEMM.
+// Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
+#include <Eigen/Core>
+#include <vector>
+
+#include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
+
+namespace ember {
+namespace {
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using MapMat = Eigen::Map<RowMat<T>>;
+template <class T>
+using ConstMapMat = Eigen::Map<const RowMat<T>>;
+
+// col[(c*KH + ki)*KW + kj, oh*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw] (0 outside).
+template <class T>
+void im2col(const T* x, T* col, const ConvGeometry& g) {
+  const auto& p = g.p;
+  const int64_t ohw = g.OH * g.OW;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    for (int64_t ki = 0; ki < g.KH; ++ki) {
+      for (int64_t kj = 0; kj < g.KW; ++kj) {
+        T* row = col + ((c * g.KH + ki) * g.KW + kj) * ohw;
+        const T* plane = x + c * g.H * g.W;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
+          T* dst = row + oh * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.OW, T(0));
+            continue;
+          }
+          const T* src = plane + ih * g.W;
+          int64_t iw0 = kj * p.dilation_w - p.pad_w;
+          if (p.stride_w == 1) {
+            // Valid output columns: 0 <= ow + iw0 < W.
+            int64_t lo = std::clamp<int64_t>(-iw0, 0, g.OW);
+            int64_t hi = std::clamp<int64_t>(g.W - iw0, lo, g.OW);
+            std::fill(dst, dst + lo, T(0));
+            std::copy(src + lo + iw0, src + hi + iw0, dst + lo);
+            std::fill(dst + hi, dst + g.OW, T(0));
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              int64_t iw = ow * p.stride_w + iw0;
+              dst[ow] = (iw >= 0 && iw < g.W) ? src[iw] : T(0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: x[c, ih, iw] += col[...] for every patch entry.
+template <class T>
+void col2im_add(const T* col, T* x, const ConvGeometry& g) {
+  const auto& p = g.p;
+  const int64_t ohw = g.OH * g.OW;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    T* plane = x + c * g.H * g.W;
+    for (int64_t ki = 0; ki < g.KH; ++ki) {
+      for (int64_t kj = 0; kj < g.KW; ++kj) {
+        const T* row = col + ((c * g.KH + ki) * g.KW + kj) * ohw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* src = row + oh * g.OW;
+          T* dst = plane + ih * g.W;
+          int64_t iw0 = kj * p.dilation_w - p.pad_w;
+          if (p.stride_w == 1) {
+            int64_t lo = std::clamp<int64_t>(-iw0, 0, g.OW);
+            int64_t hi = std::clamp<int64_t>(g.W - iw0, lo, g.OW);
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow + iw0] += src[ow];
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              int64_t iw = ow * p.stride_w + iw0;
+              if (iw >= 0 && iw < g.W) dst[iw] += src[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Runs body(n, col_buffer) for every sample, over threads when the batch is
+// large enough (then Eigen runs single-threaded inside each).
+template <class T, class Body>
+void for_each_sample(const ConvGeometry& g, int64_t col_elems, Body&& body) {
+  if (g.N >= cpu_threads() && g.N > 1) {
+    parallel_for(g.N, 1, [&](int64_t begin, int64_t end) {
+      std::vector<T> col(static_cast<size_t>(col_elems));
+      for (int64_t n = begin; n < end; ++n) body(n, col.data());
+    });
+  } else {
+    std::vector<T> col(static_cast<size_t>(col_elems));
+    for (int64_t n = 0; n < g.N; ++n) body(n, col.data());
+  }
+}
+
+template <class T>
+void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const ConvGeometry& g) {
+  const T* x = static_cast<const T*>(input.data_ptr());
+  const T* w = static_cast<const T*>(weight.data_ptr());
+  const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
+  T* y = static_cast<T*>(out.data_ptr());
+  const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  const bool direct = g.pointwise();
+  for_each_sample<T>(g, direct ? 0 : K * ohw, [&](int64_t n, T* col) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+      if (!direct) im2col(xg, col, g);
+      ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
+      ConstMapMat<T> cm(direct ? xg : col, K, ohw);
+      MapMat<T> ym(y + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
+      ym.noalias() = wm * cm;
+      if (b) {
+        for (int64_t oc = 0; oc < g.OCg; ++oc) ym.row(oc).array() += b[grp * g.OCg + oc];
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                          const ConvGeometry& g) {
+  const T* gy = static_cast<const T*>(grad_out.data_ptr());
+  const T* w = static_cast<const T*>(weight.data_ptr());
+  T* gx = static_cast<T*>(grad_input.data_ptr());
+  const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  const bool direct = g.pointwise();
+  for_each_sample<T>(g, direct ? 0 : K * ohw, [&](int64_t n, T* col) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      T* gxg = gx + (n * g.C + grp * g.Cg) * g.H * g.W;
+      ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
+      ConstMapMat<T> gym(gy + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
+      if (direct) {
+        MapMat<T>(gxg, K, ohw).noalias() = wm.transpose() * gym;
+      } else {
+        MapMat<T> cm(col, K, ohw);
+        cm.noalias() = wm.transpose() * gym;
+        std::fill(gxg, gxg + g.Cg * g.H * g.W, T(0));
+        col2im_add(col, gxg, g);
+      }
+    }
+  });
+}
+
+template <class T>
+void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                           const ConvGeometry& g) {
+  const T* gy = static_cast<const T*>(grad_out.data_ptr());
+  const T* x = static_cast<const T*>(input.data_ptr());
+  T* gw = static_cast<T*>(grad_weight.data_ptr());
+  const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  const int64_t wsize = g.OC * K;
+  const bool direct = g.pointwise();
+  // Accumulates samples [begin, end) into acc (OC*K) using col as scratch.
+  auto accumulate = [&](int64_t begin, int64_t end, T* acc, T* col) {
+    for (int64_t n = begin; n < end; ++n) {
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+        if (!direct) im2col(xg, col, g);
+        ConstMapMat<T> cm(direct ? xg : col, K, ohw);
+        ConstMapMat<T> gym(gy + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
+        MapMat<T>(acc + grp * g.OCg * K, g.OCg, K).noalias() += gym * cm.transpose();
+      }
+    }
+  };
+  std::fill(gw, gw + wsize, T(0));
+  const int threads = cpu_threads();
+  if (g.N >= threads && g.N > 1 && threads > 1) {
+    // One private accumulator per chunk of samples, summed at the end.
+    std::vector<std::vector<T>> partial(static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads)
+    {
+#ifdef _OPENMP
+      int t = omp_get_thread_num();
+#else
+      int t = 0;
+#endif
+      int64_t begin = g.N * t / threads, end = g.N * (t + 1) / threads;
+      std::vector<T>& acc = partial[static_cast<size_t>(t)];
+      acc.assign(static_cast<size_t>(wsize), T(0));
+      std::vector<T> col(static_cast<size_t>(direct ? 0 : K * ohw));
+      accumulate(begin, end, acc.data(), col.data());
+    }
+    for (const std::vector<T>& acc : partial) {
+      for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
+    }
+  } else {
+    std::vector<T> col(static_cast<size_t>(direct ? 0 : K * ohw));
+    accumulate(0, g.N, gw, col.data());
+  }
+}
+
+}  // namespace
+
+void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                const Conv2dParams& p) {
+  ConvGeometry g(input, weight, out, p);
+  if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g);
+  dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
+}
+
+void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                                       const Conv2dParams& p) {
+  ConvGeometry g(grad_input, weight, grad_out, p);
+  if (g.depthwise()) return depthwise_conv2d_backward_input_cpu(grad_input, grad_out, weight, g);
+  dispatch_float_double(grad_out.dtype(), "conv2d_backward_input",
+                        [&]<class T>() { backward_input_typed<T>(grad_input, grad_out, weight, g); });
+}
+
+void CpuBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                                        const Conv2dParams& p) {
+  ConvGeometry g(input, grad_weight, grad_out, p);
+  if (g.depthwise()) return depthwise_conv2d_backward_weight_cpu(grad_weight, grad_out, input, g);
+  dispatch_float_double(grad_out.dtype(), "conv2d_backward_weight",
+                        [&]<class T>() { backward_weight_typed<T>(grad_weight, grad_out, input, g); });
+}
+
+void CpuBackend::conv2d_backward_bias(const Tensor& grad_bias, const Tensor& grad_out) {
+  const int64_t N = grad_out.size(0), OC = grad_out.size(1);
+  const int64_t hw = grad_out.numel() / std::max<int64_t>(N * OC, 1);
+  dispatch_float_double(grad_out.dtype(), "conv2d_backward_bias", [&]<class T>() {
+    const T* gy = static_cast<const T*>(grad_out.data_ptr());
+    T* gb = static_cast<T*>(grad_bias.data_ptr());
+    parallel_for(OC, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t oc = begin; oc < end; ++oc) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* plane = gy + (n * OC + oc) * hw;
+          for (int64_t i = 0; i < hw; ++i) acc += plane[i];
+        }
+        gb[oc] = static_cast<T>(acc);
+      }
+    });
+  });
+}
+
+}  // namespace ember

@@ -1,0 +1,202 @@
+// CPU 2-D pooling over NCHW planes, threaded over the N*C planes.
+//   max:      out = max over the (dilated) window, indices = argmax as h*W + w;
+//             backward adds grad_out at each saved index.
+//   average:  out = window sum / divisor, where the window is clipped to the
+//             padded input and the divisor counts padding or not (PyTorch's rule).
+//   adaptive: output cell o covers [floor(o*I/O), ceil((o+1)*I/O)).
+// Memory: each input element is read about (KH/SH)*(KW/SW) times, from cache.
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/parallel.h"
+
+namespace ember {
+namespace {
+
+struct Planes {
+  int64_t planes, H, W, OH, OW;
+  Planes(const Tensor& in, const Tensor& out)
+      : planes(in.size(0) * in.size(1)), H(in.size(2)), W(in.size(3)), OH(out.size(2)), OW(out.size(3)) {}
+};
+
+// The window of output (oh, ow) for average pooling, and its divisor.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  double divisor;
+};
+
+inline AvgWindow avg_window(int64_t oh, int64_t ow, const Planes& s, const Pool2dParams& p) {
+  int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+  int64_t h1 = std::min(h0 + p.kernel_h, s.H + p.pad_h), w1 = std::min(w0 + p.kernel_w, s.W + p.pad_w);
+  int64_t pool_size = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, s.H);
+  w1 = std::min(w1, s.W);
+  double divisor = p.divisor_override ? static_cast<double>(p.divisor_override)
+                   : p.count_include_pad ? static_cast<double>(pool_size)
+                                         : static_cast<double>((h1 - h0) * (w1 - w0));
+  return {h0, h1, w0, w1, divisor};
+}
+
+inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+}  // namespace
+
+void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
+                                    const Pool2dParams& p) {
+  Planes s(input, out);
+  dispatch_float_double(input.dtype(), "max_pool2d", [&]<class T>() {
+    const T* x = static_cast<const T*>(input.data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    int64_t* idx = static_cast<int64_t*>(indices.data_ptr());
+    parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        const T* plane = x + pl * s.H * s.W;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          int64_t h0 = oh * p.stride_h - p.pad_h;
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            int64_t w0 = ow * p.stride_w - p.pad_w;
+            T best = -std::numeric_limits<T>::infinity();
+            int64_t best_i = -1;
+            for (int64_t ki = 0; ki < p.kernel_h; ++ki) {
+              int64_t ih = h0 + ki * p.dilation_h;
+              if (ih < 0 || ih >= s.H) continue;
+              for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
+                int64_t iw = w0 + kj * p.dilation_w;
+                if (iw < 0 || iw >= s.W) continue;
+                T v = plane[ih * s.W + iw];
+                if (best_i < 0 || v > best || std::isnan(v)) {  // NaN wins, as in PyTorch
+                  best = v;
+                  best_i = ih * s.W + iw;
+                }
+              }
+            }
+            int64_t o = (pl * s.OH + oh) * s.OW + ow;
+            y[o] = best;
+            idx[o] = best_i;
+          }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) {
+  Planes s(grad_input, grad_out);
+  dispatch_float_double(grad_out.dtype(), "max_pool2d_backward", [&]<class T>() {
+    const T* gy = static_cast<const T*>(grad_out.data_ptr());
+    const int64_t* idx = static_cast<const int64_t*>(indices.data_ptr());
+    T* gx = static_cast<T*>(grad_input.data_ptr());
+    parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        T* plane = gx + pl * s.H * s.W;
+        std::fill(plane, plane + s.H * s.W, T(0));
+        const int64_t o0 = pl * s.OH * s.OW;
+        for (int64_t o = 0; o < s.OH * s.OW; ++o) {
+          if (idx[o0 + o] >= 0) plane[idx[o0 + o]] += gy[o0 + o];
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) {
+  Planes s(input, out);
+  dispatch_float_double(input.dtype(), "avg_pool2d", [&]<class T>() {
+    const T* x = static_cast<const T*>(input.data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        const T* plane = x + pl * s.H * s.W;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            AvgWindow win = avg_window(oh, ow, s, p);
+            double sum = 0;
+            for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+              for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += plane[ih * s.W + iw];
+            }
+            bool empty = win.h0 >= win.h1 || win.w0 >= win.w1;
+            y[(pl * s.OH + oh) * s.OW + ow] = empty ? T(0) : static_cast<T>(sum / win.divisor);
+          }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2dParams& p) {
+  Planes s(grad_input, grad_out);
+  dispatch_float_double(grad_out.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    const T* gy = static_cast<const T*>(grad_out.data_ptr());
+    T* gx = static_cast<T*>(grad_input.data_ptr());
+    parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        T* plane = gx + pl * s.H * s.W;
+        std::fill(plane, plane + s.H * s.W, T(0));
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            AvgWindow win = avg_window(oh, ow, s, p);
+            if (win.h0 >= win.h1 || win.w0 >= win.w1) continue;
+            T g = static_cast<T>(gy[(pl * s.OH + oh) * s.OW + ow] / win.divisor);
+            for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+              for (int64_t iw = win.w0; iw < win.w1; ++iw) plane[ih * s.W + iw] += g;
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& input) {
+  Planes s(input, out);
+  dispatch_float_double(input.dtype(), "adaptive_avg_pool2d", [&]<class T>() {
+    const T* x = static_cast<const T*>(input.data_ptr());
+    T* y = static_cast<T*>(out.data_ptr());
+    parallel_for(s.planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(s.H * s.W, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        const T* plane = x + pl * s.H * s.W;
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          int64_t h0 = adaptive_start(oh, s.H, s.OH), h1 = adaptive_end(oh, s.H, s.OH);
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            int64_t w0 = adaptive_start(ow, s.W, s.OW), w1 = adaptive_end(ow, s.W, s.OW);
+            double sum = 0;
+            for (int64_t ih = h0; ih < h1; ++ih) {
+              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * s.W + iw];
+            }
+            y[(pl * s.OH + oh) * s.OW + ow] = static_cast<T>(sum / static_cast<double>((h1 - h0) * (w1 - w0)));
+          }
+        }
+      }
+    });
+  });
+}
+
+void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out) {
+  Planes s(grad_input, grad_out);
+  dispatch_float_double(grad_out.dtype(), "adaptive_avg_pool2d_backward", [&]<class T>() {
+    const T* gy = static_cast<const T*>(grad_out.data_ptr());
+    T* gx = static_cast<T*>(grad_input.data_ptr());
+    parallel_for(s.planes, std::max<int64_t>(1, 4096 / std::max<int64_t>(s.H * s.W, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t pl = begin; pl < end; ++pl) {
+        T* plane = gx + pl * s.H * s.W;
+        std::fill(plane, plane + s.H * s.W, T(0));
+        for (int64_t oh = 0; oh < s.OH; ++oh) {
+          int64_t h0 = adaptive_start(oh, s.H, s.OH), h1 = adaptive_end(oh, s.H, s.OH);
+          for (int64_t ow = 0; ow < s.OW; ++ow) {
+            int64_t w0 = adaptive_start(ow, s.W, s.OW), w1 = adaptive_end(ow, s.W, s.OW);
+            T g = static_cast<T>(gy[(pl * s.OH + oh) * s.OW + ow] / static_cast<double>((h1 - h0) * (w1 - w0)));
+            for (int64_t ih = h0; ih < h1; ++ih) {
+              for (int64_t iw = w0; iw < w1; ++iw) plane[ih * s.W + iw] += g;
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace ember
