@@ -136,19 +136,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
   }
 
   Tensor total_weight;  // sum of w[target] over the samples that count
+  if (logits.dim() >= 2) check_class_target(logits, target, op);
   Tensor nll = nll_loss_impl(logp, target, weight, ignore_index, reduction, &total_weight);
   if (label_smoothing == 0.0) return nll;
   // PyTorch 1.13: (1 - e) * nll + e / C * smooth, where smooth is the
   // (weighted) sum of -logp over classes, zero for ignored targets; its mean
-  // is divided by the summed target weights when class weights are given,
-  // else taken over all samples.
+  // divides by the summed target weights when class weights are given, else
+  // by the number of targets that are not ignored.
   Tensor per = weight.defined() ? mul(logp, weight.reshape(wshape)) : logp;
   Tensor smooth = masked_fill(neg(sum(per, {class_dim})), eq(target, ignore_index), 0.0);
   Tensor smooth_red;
   switch (reduction) {
     case Reduction::None: smooth_red = smooth; break;
     case Reduction::Sum: smooth_red = sum(smooth); break;
-    case Reduction::Mean: smooth_red = weight.defined() ? div(sum(smooth), total_weight) : mean(smooth); break;
+    case Reduction::Mean: {
+      Tensor count = sum(logical_not(eq(target, ignore_index))).to(smooth.dtype());
+      smooth_red = div(sum(smooth), weight.defined() ? total_weight : count);
+      break;
+    }
   }
   return add(mul(nll, 1.0 - label_smoothing), mul(smooth_red, label_smoothing / C));
 }

@@ -26,19 +26,20 @@ using MapMat = Eigen::Map<RowMat<T>>;
 template <class T>
 using ConstMapMat = Eigen::Map<const RowMat<T>>;
 
-// col[(c*KH + ki)*KW + kj, oh*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw] (0 outside).
+// col[(c*KH + ki)*KW + kj, (oh - oh0)*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
+// (0 outside the image), for the output rows oh in [oh0, oh1).
 template <class T>
-void im2col(const T* x, T* col, const ConvGeometry& g) {
+void im2col(const T* x, T* col, const ConvGeometry& g, int64_t oh0, int64_t oh1) {
   const auto& p = g.p;
-  const int64_t ohw = g.OH * g.OW;
+  const int64_t ohw = (oh1 - oh0) * g.OW;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.KH; ++ki) {
       for (int64_t kj = 0; kj < g.KW; ++kj) {
         T* row = col + ((c * g.KH + ki) * g.KW + kj) * ohw;
         const T* plane = x + c * g.H * g.W;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
-          T* dst = row + oh * g.OW;
+          T* dst = row + (oh - oh0) * g.OW;
           if (ih < 0 || ih >= g.H) {
             std::fill(dst, dst + g.OW, T(0));
             continue;
@@ -64,20 +65,20 @@ void im2col(const T* x, T* col, const ConvGeometry& g) {
   }
 }
 
-// The adjoint of im2col: x[c, ih, iw] += col[...] for every patch entry.
+// The adjoint of im2col over output rows [oh0, oh1): x[c, ih, iw] += col[...].
 template <class T>
-void col2im_add(const T* col, T* x, const ConvGeometry& g) {
+void col2im_add(const T* col, T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1) {
   const auto& p = g.p;
-  const int64_t ohw = g.OH * g.OW;
+  const int64_t ohw = (oh1 - oh0) * g.OW;
   for (int64_t c = 0; c < g.Cg; ++c) {
     T* plane = x + c * g.H * g.W;
     for (int64_t ki = 0; ki < g.KH; ++ki) {
       for (int64_t kj = 0; kj < g.KW; ++kj) {
         const T* row = col + ((c * g.KH + ki) * g.KW + kj) * ohw;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
-          const T* src = row + oh * g.OW;
+          const T* src = row + (oh - oh0) * g.OW;
           T* dst = plane + ih * g.W;
           int64_t iw0 = kj * p.dilation_w - p.pad_w;
           if (p.stride_w == 1) {
@@ -111,6 +112,13 @@ void for_each_sample(const ConvGeometry& g, int64_t col_elems, Body&& body) {
   }
 }
 
+// Output rows per im2col block: about 1 MiB of col, so the block stays in
+// cache between being written and being read by the GEMM.
+inline int64_t rows_per_block(const ConvGeometry& g, int64_t K, size_t elem) {
+  int64_t cols = static_cast<int64_t>((size_t{1} << 20) / (static_cast<size_t>(K) * elem));
+  return std::clamp<int64_t>(cols / std::max<int64_t>(g.OW, 1), 1, g.OH);
+}
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g) {
@@ -120,16 +128,22 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const bool direct = g.pointwise();
-  for_each_sample<T>(g, direct ? 0 : K * ohw, [&](int64_t n, T* col) {
+  const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
+  for_each_sample<T>(g, direct ? 0 : K * rows * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-      if (!direct) im2col(xg, col, g);
       ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
-      ConstMapMat<T> cm(direct ? xg : col, K, ohw);
-      MapMat<T> ym(y + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
-      ym.noalias() = wm * cm;
+      T* yg = y + (n * g.OC + grp * g.OCg) * ohw;
+      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
+        int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+        if (!direct) im2col(xg, col, g, oh0, oh1);
+        ConstMapMat<T> cm(direct ? xg : col, K, cols);
+        Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(yg + oh0 * g.OW, g.OCg, cols, Eigen::OuterStride<>(ohw));
+        ym.noalias() = wm * cm;
+      }
       if (b) {
-        for (int64_t oc = 0; oc < g.OCg; ++oc) ym.row(oc).array() += b[grp * g.OCg + oc];
+        MapMat<T> all(yg, g.OCg, ohw);
+        for (int64_t oc = 0; oc < g.OCg; ++oc) all.row(oc).array() += b[grp * g.OCg + oc];
       }
     }
   });
@@ -143,18 +157,23 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
   T* gx = static_cast<T*>(grad_input.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const bool direct = g.pointwise();
-  for_each_sample<T>(g, direct ? 0 : K * ohw, [&](int64_t n, T* col) {
+  const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
+  for_each_sample<T>(g, direct ? 0 : K * rows * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       T* gxg = gx + (n * g.C + grp * g.Cg) * g.H * g.W;
       ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
-      ConstMapMat<T> gym(gy + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
+      const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
       if (direct) {
-        MapMat<T>(gxg, K, ohw).noalias() = wm.transpose() * gym;
-      } else {
-        MapMat<T> cm(col, K, ohw);
-        cm.noalias() = wm.transpose() * gym;
-        std::fill(gxg, gxg + g.Cg * g.H * g.W, T(0));
-        col2im_add(col, gxg, g);
+        MapMat<T>(gxg, K, ohw).noalias() = wm.transpose() * ConstMapMat<T>(gyg, g.OCg, ohw);
+        continue;
+      }
+      std::fill(gxg, gxg + g.Cg * g.H * g.W, T(0));
+      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
+        int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+        Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gyg + oh0 * g.OW, g.OCg, cols,
+                                                                Eigen::OuterStride<>(ohw));
+        MapMat<T>(col, K, cols).noalias() = wm.transpose() * gym;
+        col2im_add(col, gxg, g, oh0, oh1);
       }
     }
   });
@@ -169,22 +188,30 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const int64_t wsize = g.OC * K;
   const bool direct = g.pointwise();
+  const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
+  const int64_t col_elems = direct ? 0 : K * rows * g.OW;
   // Accumulates samples [begin, end) into acc (OC*K) using col as scratch.
   auto accumulate = [&](int64_t begin, int64_t end, T* acc, T* col) {
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-        if (!direct) im2col(xg, col, g);
-        ConstMapMat<T> cm(direct ? xg : col, K, ohw);
-        ConstMapMat<T> gym(gy + (n * g.OC + grp * g.OCg) * ohw, g.OCg, ohw);
-        MapMat<T>(acc + grp * g.OCg * K, g.OCg, K).noalias() += gym * cm.transpose();
+        const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
+        MapMat<T> accm(acc + grp * g.OCg * K, g.OCg, K);
+        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
+          int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+          if (!direct) im2col(xg, col, g, oh0, oh1);
+          ConstMapMat<T> cm(direct ? xg : col, K, cols);
+          Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gyg + oh0 * g.OW, g.OCg, cols,
+                                                                  Eigen::OuterStride<>(ohw));
+          accm.noalias() += gym * cm.transpose();
+        }
       }
     }
   };
   std::fill(gw, gw + wsize, T(0));
   const int threads = cpu_threads();
   if (g.N >= threads && g.N > 1 && threads > 1) {
-    // One private accumulator per chunk of samples, summed at the end.
+    // One private accumulator per thread's share of the samples, summed at the end.
     std::vector<std::vector<T>> partial(static_cast<size_t>(threads));
 #pragma omp parallel num_threads(threads)
     {
@@ -196,14 +223,14 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
       int64_t begin = g.N * t / threads, end = g.N * (t + 1) / threads;
       std::vector<T>& acc = partial[static_cast<size_t>(t)];
       acc.assign(static_cast<size_t>(wsize), T(0));
-      std::vector<T> col(static_cast<size_t>(direct ? 0 : K * ohw));
+      std::vector<T> col(static_cast<size_t>(col_elems));
       accumulate(begin, end, acc.data(), col.data());
     }
     for (const std::vector<T>& acc : partial) {
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
     }
   } else {
-    std::vector<T> col(static_cast<size_t>(direct ? 0 : K * ohw));
+    std::vector<T> col(static_cast<size_t>(col_elems));
     accumulate(0, g.N, gw, col.data());
   }
 }

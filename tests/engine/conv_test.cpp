@@ -1,0 +1,72 @@
+// conv2d against PyTorch: stride, padding, dilation, groups (depthwise and
+// with a channel multiplier), bias, 1x1, batch 1, odd sizes, non-contiguous
+// input; finite differences in float64; errors.
+#include <gtest/gtest.h>
+
+#include "tests/support/oracle.h"
+
+namespace ember {
+namespace {
+
+using namespace ember::test;  // NOLINT
+
+void check_conv(const Shape& x, const Shape& w, bool bias, Pair stride, Pair pad, Pair dil, int64_t groups) {
+  std::string expr = "F.conv2d(a, b, " + std::string(bias ? "c" : "None") + ", stride=(" +
+                     std::to_string(stride[0]) + "," + std::to_string(stride[1]) + "), padding=(" +
+                     std::to_string(pad[0]) + "," + std::to_string(pad[1]) + "), dilation=(" +
+                     std::to_string(dil[0]) + "," + std::to_string(dil[1]) + "), groups=" + std::to_string(groups) +
+                     ")";
+  std::vector<InputSpec> inputs{in::randn(x), in::randn(w)};
+  if (bias) inputs.push_back(in::randn({w[0]}));
+  check_op(inputs, expr, [&](const Inputs& v) {
+    return conv2d(v[0], v[1], bias ? v[2] : Tensor(), stride, pad, dil, groups);
+  }, kAccumulating);
+}
+
+TEST(Conv2d, StridePaddingDilationBias) {
+  check_conv({2, 3, 9, 9}, {4, 3, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({2, 3, 10, 11}, {5, 3, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1);
+  check_conv({1, 3, 17, 15}, {8, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1);  // ResNet stem, odd size
+  check_conv({2, 4, 8, 8}, {6, 4, 3, 3}, true, {1, 1}, {2, 2}, {2, 2}, 1);
+  check_conv({3, 2, 7, 6}, {3, 2, 2, 3}, true, {1, 2}, {0, 1}, {1, 1}, 1);   // rectangular kernel
+  check_conv({2, 8, 6, 6}, {16, 8, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1);  // pointwise
+  check_conv({2, 8, 7, 7}, {16, 8, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1);  // strided 1x1 (ResNet downsample)
+}
+
+TEST(Conv2d, GroupsAndDepthwise) {
+  check_conv({2, 6, 8, 8}, {9, 2, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
+  check_conv({2, 8, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);    // depthwise
+  check_conv({2, 8, 10, 10}, {8, 1, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 8); // depthwise, stride 2
+  check_conv({1, 4, 11, 11}, {4, 1, 5, 5}, false, {2, 2}, {2, 2}, {1, 1}, 4); // depthwise 5x5 (EfficientNet)
+  check_conv({2, 4, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {2, 2}, {2, 2}, 4);    // channel multiplier 2, dilated
+}
+
+TEST(Conv2d, NonContiguousAndUnbatchedInput) {
+  check_op({in::randn({2, 5, 5, 3}), in::randn({4, 3, 3, 3})}, "F.conv2d(a.permute(0, 3, 1, 2), b, padding=1)",
+           [](const Inputs& x) { return conv2d(x[0].permute({0, 3, 1, 2}), x[1], Tensor(), {1, 1}, {1, 1}); },
+           kAccumulating);
+  check_op({in::randn({3, 6, 6}), in::randn({2, 3, 3, 3})}, "F.conv2d(a, b)",
+           [](const Inputs& x) { return conv2d(x[0], x[1]); }, kAccumulating);
+}
+
+TEST(Conv2d, FiniteDifferenceGradients) {
+  gradcheck([](const Inputs& x) { return conv2d(x[0], x[1], x[2], {2, 1}, {1, 1}); },
+            {leaf64({2, 2, 5, 4}), leaf64({3, 2, 3, 3}), leaf64({3})});
+  gradcheck([](const Inputs& x) { return conv2d(x[0], x[1], x[2], {1, 1}, {1, 1}, {1, 1}, 3); },
+            {leaf64({1, 3, 4, 5}), leaf64({3, 1, 3, 3}), leaf64({3})});
+  gradcheck([](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), {1, 1}, {2, 2}, {2, 2}, 2); },
+            {leaf64({2, 4, 5, 5}), leaf64({2, 2, 3, 3})});
+}
+
+TEST(Conv2d, Errors) {
+  expect_error([] { conv2d(zeros({3, 8}), zeros({4, 3, 3, 3})); }, {"conv2d", "4-D", "[3, 8]"});
+  expect_error([] { conv2d(zeros({2, 3, 8, 8}), zeros({4, 2, 3, 3})); }, {"conv2d", "[4, 2, 3, 3]", "[2, 3, 8, 8]"});
+  expect_error([] { conv2d(zeros({1, 4, 8, 8}), zeros({4, 2, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 3); },
+               {"conv2d", "divisible", "groups 3"});
+  expect_error([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 3, 3})); }, {"conv2d", "larger than the padded input"});
+  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), zeros({5})); }, {"conv2d", "bias", "[5]"});
+  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}, DType::Float64)); }, {"conv2d", "float64"});
+}
+
+}  // namespace
+}  // namespace ember

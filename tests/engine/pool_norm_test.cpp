@@ -1,0 +1,95 @@
+// Pooling and batch normalisation against PyTorch (forward, backward,
+// running statistics), finite differences, errors.
+#include <gtest/gtest.h>
+
+#include "tests/support/oracle.h"
+
+namespace ember {
+namespace {
+
+using namespace ember::test;  // NOLINT
+
+TEST(Pooling, MaxPool) {
+  check_op({in::randn({2, 3, 9, 9})}, "F.max_pool2d(a, 3, 2, 1)",
+           [](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); });
+  check_op({in::randn({1, 2, 10, 7})}, "F.max_pool2d(a, 2)", [](const Inputs& x) { return max_pool2d(x[0], {2, 2}); });
+  check_op({in::randn({2, 2, 9, 10})}, "F.max_pool2d(a, 3, 2, ceil_mode=True)",
+           [](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {0, 0}, {1, 1}, true); });
+  check_op({in::randn({1, 2, 11, 11})}, "F.max_pool2d(a, 3, 1, 1, dilation=2)",
+           [](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {1, 1}, {1, 1}, {2, 2}); });
+  check_op({in::randn({2, 3, 8, 8})}, "F.max_pool2d(a, 2, return_indices=True)", [](const Inputs& x) {
+    auto [v, i] = max_pool2d_with_indices(x[0], {2, 2});
+    return std::vector<Tensor>{v, i};
+  });
+}
+
+TEST(Pooling, AvgPool) {
+  check_op({in::randn({2, 3, 9, 9})}, "F.avg_pool2d(a, 3, 2, 1)",
+           [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); });
+  check_op({in::randn({2, 3, 9, 9})}, "F.avg_pool2d(a, 3, 2, 1, count_include_pad=False)",
+           [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, false, false); });
+  check_op({in::randn({1, 2, 10, 9})}, "F.avg_pool2d(a, 3, 2, 1, ceil_mode=True)",
+           [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, true); });
+  check_op({in::randn({1, 2, 8, 8})}, "F.avg_pool2d(a, 2, 2, divisor_override=3)",
+           [](const Inputs& x) { return avg_pool2d(x[0], {2, 2}, {2, 2}, {0, 0}, false, true, 3); });
+  check_op({in::randn({2, 4, 6, 6})}, "F.avg_pool2d(a, 2)", [](const Inputs& x) { return avg_pool2d(x[0], {2, 2}); });
+}
+
+TEST(Pooling, AdaptiveAvgPool) {
+  check_op({in::randn({2, 3, 7, 7})}, "F.adaptive_avg_pool2d(a, 1)",
+           [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {1, 1}); });
+  check_op({in::randn({2, 3, 10, 9})}, "F.adaptive_avg_pool2d(a, (3, 4))",
+           [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 4}); });
+  check_op({in::randn({1, 2, 4, 4})}, "F.adaptive_avg_pool2d(a, 7)",
+           [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {7, 7}); });
+}
+
+TEST(Pooling, FiniteDifferenceGradients) {
+  gradcheck([](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); }, {leaf64({1, 2, 6, 5})});
+  gradcheck([](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, true, false); }, {leaf64({1, 2, 6, 5})});
+  gradcheck([](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 2}); }, {leaf64({2, 1, 7, 5})});
+}
+
+TEST(BatchNorm, TrainingMatchesPyTorchIncludingRunningStats) {
+  // Outputs: y, then the running stats after the update.
+  check_op({in::randn({4, 3, 5, 5}), in::randn({3}), in::randn({3}), in::no_grad(in::randn({3})),
+            in::no_grad(in::positive({3}))},
+           "(F.batch_norm(a, d, e, b, c, training=True, momentum=0.2, eps=1e-3), d, e)",
+           [](const Inputs& x) {
+             Tensor rm = x[3].detach().clone(), rv = x[4].detach().clone();
+             Tensor y = batch_norm(x[0], rm, rv, x[1], x[2], true, 0.2, 1e-3);
+             return std::vector<Tensor>{y, rm, rv};
+           },
+           kAccumulating);
+  check_op({in::randn({6, 5})}, "F.batch_norm(a, None, None, training=True)",
+           [](const Inputs& x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }, kAccumulating);
+  check_op({in::randn({1, 4, 3, 3}), in::randn({4}), in::randn({4})},
+           "F.batch_norm(a, torch.zeros(4), torch.ones(4), b, c, training=True)",
+           [](const Inputs& x) { return batch_norm(x[0], zeros({4}), ones({4}), x[1], x[2], true); }, kAccumulating);
+}
+
+TEST(BatchNorm, EvalUsesRunningStats) {
+  check_op({in::randn({3, 4, 2, 3}), in::randn({4}), in::randn({4}), in::no_grad(in::randn({4})), in::no_grad(in::positive({4}))},
+           "F.batch_norm(a, d, e, b, c, training=False)",
+           [](const Inputs& x) { return batch_norm(x[0], x[3], x[4], x[1], x[2], false); }, kAccumulating);
+}
+
+TEST(BatchNorm, FiniteDifferenceGradients) {
+  gradcheck([](const Inputs& x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true); },
+            {leaf64({3, 2, 2, 3}), leaf64({2}), leaf64({2})});
+  gradcheck([](const Inputs& x) {
+    return batch_norm(x[0], from_vector<double>({0.1, -0.2}, {2}), from_vector<double>({1.5, 0.5}, {2}), x[1], x[2], false);
+  }, {leaf64({2, 2, 3}), leaf64({2}), leaf64({2})});
+}
+
+TEST(PoolingAndNorm, Errors) {
+  expect_error([] { max_pool2d(zeros({1, 1, 4, 4}), {2, 2}, {2, 2}, {2, 2}); }, {"max_pool2d", "half the kernel"});
+  expect_error([] { max_pool2d(zeros({2, 8}), {2, 2}); }, {"max_pool2d", "4-D", "[2, 8]"});
+  expect_error([] { avg_pool2d(zeros({1, 1, 2, 2}), {3, 3}); }, {"avg_pool2d", "too small"});
+  expect_error([] { batch_norm(zeros({2, 3, 4}), zeros({4}), ones({4})); }, {"batch_norm", "[4]", "3 channels"});
+  expect_error([] { batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+               {"batch_norm", "more than 1 value per channel"});
+}
+
+}  // namespace
+}  // namespace ember

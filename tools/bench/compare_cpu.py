@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Runs Ember's cpu_ops_bench and the same work in PyTorch, one after the
+other on this machine at the same thread count, and prints a side-by-side
+table (Markdown) with the speed ratio (PyTorch time / Ember time: above 1
+means Ember is faster). With --write, the table replaces the CPU section of
+docs/benchmarks.md.
+
+Usage: tools/bench/compare_cpu.py [--threads N] [--build build] [--write]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def run(cmd, env):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return {r["name"]: r["ms"] for r in (json.loads(line) for line in out.splitlines() if line.startswith("{"))}
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    shapes = os.path.join(HERE, "bench_shapes.json")
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
+    torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
+    torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
+                                   text=True).stdout.strip()
+    rows = ["| work | Ember ms | PyTorch ms | speed vs PyTorch |", "|---|---:|---:|---:|"]
+    ratios = []
+    for name, ms in ember.items():
+        t = torch.get(name)
+        ratio = t / ms if t else float("nan")
+        ratios.append(ratio)
+        rows.append(f"| {name} | {ms:.2f} | {t:.2f} | {ratio:.2f}x |")
+    geo = 1.0
+    for r in ratios:
+        geo *= r
+    geo **= 1.0 / max(len(ratios), 1)
+    header = (f"## CPU: conv2d and a small-CNN training step\n\n"
+              f"{datetime.date.today().isoformat()}, {cpu_name()}, {args.threads} threads, "
+              f"Ember (Eigen {'+ -march=native' if True else ''}) vs PyTorch {torch_version} (oneDNN), "
+              f"median of 3-20 runs after 2 warm-ups, fwd+bwd at batch 8 for the convolutions.\n"
+              f"Produced by `tools/bench/compare_cpu.py --write`.\n\n")
+    table = header + "\n".join(rows) + f"\n\nGeometric mean of the ratios: {geo:.2f}x\n"
+    print(table)
+    if args.write:
+        path = os.path.join(ROOT, "docs", "benchmarks.md")
+        text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
+        pattern = re.compile(r"## CPU: conv2d and a small-CNN training step\n.*?(?=\n## |\Z)", re.S)
+        text = pattern.sub(table.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + table
+        open(path, "w").write(text)
+        print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
