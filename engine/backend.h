@@ -81,6 +81,9 @@ class Backend {
   virtual int device_count() const = 0;
   virtual Allocator& allocator(Device device) = 0;
   virtual void synchronize(Device device) = 0;
+  // Page-locked host memory for fast asynchronous copies to this device, or
+  // null when the backend has none (the CPU).
+  virtual Allocator* pinned_host_allocator() { return nullptr; }
 
   // --- Memory ---
   // dst and src have the same shape; any strides; dtype converts.

@@ -17,6 +17,8 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/softmax.h"
+#include "engine/optim/clip_grad.h"
+#include "engine/optim/lr_scheduler.h"
 #include "engine/optim/optimizer.h"
 #include "engine/random.h"
 #include "engine/tensor.h"

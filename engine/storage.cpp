@@ -5,7 +5,13 @@
 namespace ember {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = backend(device).allocator(device).allocate(nbytes);
+  allocator_ = &backend(device).allocator(device);
+  data_ = allocator_->allocate(nbytes);
+}
+
+Storage::Storage(size_t nbytes, Device device, Allocator& allocator)
+    : nbytes_(nbytes), device_(device), allocator_(&allocator) {
+  data_ = allocator_->allocate(nbytes);
 }
 
 Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> release)
@@ -14,8 +20,8 @@ Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(vo
 Storage::~Storage() {
   if (release_) {
     release_(data_);
-  } else if (data_) {
-    backend(device_).allocator(device_).deallocate(data_, nbytes_);
+  } else if (data_ && allocator_) {
+    allocator_->deallocate(data_, nbytes_);
   }
 }
 

@@ -12,11 +12,18 @@
 #include "engine/device.h"
 
 namespace ember {
+class Allocator;
+}
+
+namespace ember {
 
 class Storage {
  public:
   // Allocates nbytes on `device` with that device's allocator.
   Storage(size_t nbytes, Device device);
+  // Allocates nbytes with `allocator`, which serves memory of `device`
+  // (page-locked host memory is CPU memory from the CUDA backend's allocator).
+  Storage(size_t nbytes, Device device, Allocator& allocator);
   // Wraps memory someone else owns; `release` is called when the storage dies.
   Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> release);
   ~Storage();
@@ -27,6 +34,7 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  Allocator* allocator() const { return allocator_; }  // null for wrapped memory
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
 
@@ -35,6 +43,7 @@ class Storage {
   size_t nbytes_ = 0;
   Device device_;
   std::function<void(void*)> release_;  // empty: memory came from the device allocator
+  Allocator* allocator_ = nullptr;       // the allocator that made data_ (when release_ is empty)
   uint64_t version_ = 0;
 };
 

@@ -117,6 +117,20 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   ember::backward({*this}, {grad}, retain_graph);
 }
 
+void Tensor::set_data(const Tensor& src) const {
+  TensorImpl& t = const_cast<TensorImpl&>(checked(impl_));
+  EMBER_CHECK(src.defined(), "set_data", "source tensor is undefined");
+  EMBER_CHECK(!t.autograd || !t.autograd->requires_grad || is_floating(src.dtype()), "set_data",
+              "a tensor that requires grad cannot take ", dtype_name(src.dtype()), " data");
+  bool moved = src.device() != device() || src.dtype() != t.dtype;
+  t.storage = src.storage();
+  t.offset = src.offset();
+  t.shape = src.shape();
+  t.strides = src.strides();
+  t.dtype = src.dtype();
+  if (moved && t.autograd) t.autograd->grad.reset();
+}
+
 Tensor make_view(const Tensor& base, int64_t offset, const Shape& shape, const Shape& strides) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();

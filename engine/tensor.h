@@ -138,6 +138,11 @@ class Tensor {
   Tensor& uniform_(double low = 0.0, double high = 1.0);
   Tensor& normal_(double mean = 0.0, double std = 1.0);
   uint64_t version() const { return storage()->version(); }
+  // Makes this tensor object refer to `src`'s data (storage, geometry, dtype)
+  // while keeping its identity and requires_grad: how a Module moves its
+  // parameters to another device in place (PyTorch's `param.data = ...`).
+  // The gradient is dropped when the device or dtype changes.
+  void set_data(const Tensor& src) const;
 
   // PyTorch-like text: tensor([[1.0000, 2.0000]], requires_grad=True)
   std::string str() const;
@@ -186,6 +191,12 @@ Tensor from_blob_copy(const void* data, const Shape& shape, DType dtype, Device 
 // Wraps existing contiguous memory without copying; `release` frees it.
 Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device,
                  std::function<void(void*)> release);
+
+// A contiguous copy of CPU tensor `t` in page-locked (pinned) host memory,
+// from which copies to a CUDA device run asynchronously; without a CUDA
+// device it returns `t` unchanged.
+Tensor pin_memory(const Tensor& t);
+bool is_pinned(const Tensor& t);
 
 // A tensor viewing `base`'s storage with the given geometry (no autograd).
 Tensor make_view(const Tensor& base, int64_t offset, const Shape& shape, const Shape& strides);

@@ -77,6 +77,28 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device, std
   return Tensor(std::move(impl));
 }
 
+Tensor pin_memory(const Tensor& t) {
+  EMBER_CHECK(t.device().is_cpu(), "pin_memory", "only CPU tensors can be pinned, got one on ", t.device().str());
+  Backend* cuda = cuda_backend_or_null();
+  Allocator* pinned = cuda && cuda->device_count() > 0 ? cuda->pinned_host_allocator() : nullptr;
+  if (!pinned || is_pinned(t)) return t;
+  auto impl = std::make_shared<TensorImpl>();
+  size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+  impl->storage = std::make_shared<Storage>(nbytes, kCPU, *pinned);
+  impl->shape = t.shape();
+  impl->strides = contiguous_strides(t.shape());
+  impl->dtype = t.dtype();
+  Tensor out(std::move(impl));
+  if (nbytes > 0) cpu_backend().copy(out, t.detach());
+  return out;
+}
+
+bool is_pinned(const Tensor& t) {
+  Backend* cuda = cuda_backend_or_null();
+  Allocator* pinned = cuda && cuda->device_count() > 0 ? cuda->pinned_host_allocator() : nullptr;
+  return pinned && t.storage()->allocator() == pinned;
+}
+
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
   EMBER_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector", "got ", values.size(),

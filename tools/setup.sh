@@ -10,12 +10,13 @@ packages=(
   cmake make g++ pkg-config
   libeigen3-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
-  libstb-dev libjpeg62-turbo-dev libpng-dev
-  libprotobuf-dev protobuf-compiler libonnx-dev
+  libstb-dev libjpeg62-turbo-dev libpng-dev libyaml-cpp-dev
+  libprotobuf-dev protobuf-compiler libonnx-dev libzip-dev
+  libisal-dev fonts-dejavu-core
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3 python3-numpy python3-torch python3-torchvision)
+  packages+=(python3 python3-numpy python3-torch python3-torchvision libonnx-testdata python3-venv python3-pil)
 fi
 
 missing=()

@@ -34,6 +34,11 @@ class Optimizer {
   std::map<std::string, Tensor>& state(size_t group, size_t index);
   int64_t steps() const { return steps_; }
   void set_steps(int64_t s) { steps_ = s; }
+  // The momentum a one-cycle schedule varies: SGD's and RMSprop's momentum,
+  // Adam's beta1. Optimizers without one report false.
+  virtual bool has_momentum() const { return false; }
+  virtual double momentum() const { return 0.0; }
+  virtual void set_momentum(double) {}
 
  protected:
   std::vector<ParamGroup> groups_;
@@ -52,6 +57,9 @@ class SGD final : public Optimizer {
   SGD(std::vector<ParamGroup> groups, SgdOptions options = {});
   void step() override;
   std::string name() const override { return "sgd"; }
+  bool has_momentum() const override { return options_.momentum > 0; }
+  double momentum() const override { return options_.momentum; }
+  void set_momentum(double m) override { options_.momentum = m; }
 
  private:
   SgdOptions options_;
@@ -70,6 +78,9 @@ class Adam final : public Optimizer {
   Adam(std::vector<ParamGroup> groups, AdamOptions options = {});
   void step() override;
   std::string name() const override { return options_.decoupled_weight_decay ? "adamw" : "adam"; }
+  bool has_momentum() const override { return true; }
+  double momentum() const override { return options_.beta1; }
+  void set_momentum(double m) override { options_.beta1 = m; }
 
  private:
   AdamOptions options_;
@@ -87,6 +98,9 @@ class RMSprop final : public Optimizer {
   RMSprop(std::vector<ParamGroup> groups, RmspropOptions options = {});
   void step() override;
   std::string name() const override { return "rmsprop"; }
+  bool has_momentum() const override { return options_.momentum > 0; }
+  double momentum() const override { return options_.momentum; }
+  void set_momentum(double m) override { options_.momentum = m; }
 
  private:
   RmspropOptions options_;

@@ -119,6 +119,28 @@ inline int64_t rows_per_block(const ConvGeometry& g, int64_t K, size_t elem) {
   return std::clamp<int64_t>(cols / std::max<int64_t>(g.OW, 1), 1, g.OH);
 }
 
+// Runs body(n, group, oh0, oh1, col) for every (sample, group, block of
+// output rows): these write disjoint parts of the output, so they spread
+// over threads (each with its own col buffer, Eigen single-threaded inside);
+// with a single item Eigen threads the one product instead.
+template <class T, class Body>
+void for_each_block(const ConvGeometry& g, int64_t rows, int64_t col_elems, Body&& body) {
+  const int64_t blocks = (g.OH + rows - 1) / rows;
+  const int64_t items = g.N * g.groups * blocks;
+  auto run = [&](int64_t begin, int64_t end) {
+    std::vector<T> col(static_cast<size_t>(col_elems));
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t blk = i % blocks, grp = (i / blocks) % g.groups, n = i / (blocks * g.groups);
+      body(n, grp, blk * rows, std::min(g.OH, (blk + 1) * rows), col.data());
+    }
+  };
+  if (items > 1 && cpu_threads() > 1) {
+    parallel_for(items, 1, run);
+  } else {
+    run(0, items);
+  }
+}
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g) {
@@ -128,23 +150,20 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const bool direct = g.pointwise();
-  const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
-  for_each_sample<T>(g, direct ? 0 : K * rows * g.OW, [&](int64_t n, T* col) {
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-      ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
-      T* yg = y + (n * g.OC + grp * g.OCg) * ohw;
-      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
-        int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
-        if (!direct) im2col(xg, col, g, oh0, oh1);
-        ConstMapMat<T> cm(direct ? xg : col, K, cols);
-        Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(yg + oh0 * g.OW, g.OCg, cols, Eigen::OuterStride<>(ohw));
-        ym.noalias() = wm * cm;
-      }
-      if (b) {
-        MapMat<T> all(yg, g.OCg, ohw);
-        for (int64_t oc = 0; oc < g.OCg; ++oc) all.row(oc).array() += b[grp * g.OCg + oc];
-      }
+  const int64_t rows = rows_per_block(g, K, sizeof(T));
+  for_each_block<T>(g, rows, direct ? 0 : K * rows * g.OW, [&](int64_t n, int64_t grp, int64_t oh0, int64_t oh1, T* col) {
+    const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+    const int64_t cols = (oh1 - oh0) * g.OW;
+    ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
+    // A pointwise convolution reads its columns straight from the input planes.
+    if (!direct) im2col(xg, col, g, oh0, oh1);
+    Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> cm(direct ? xg + oh0 * g.OW : col, K, cols,
+                                                           Eigen::OuterStride<>(direct ? g.H * g.W : cols));
+    Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW, g.OCg, cols,
+                                                     Eigen::OuterStride<>(ohw));
+    ym.noalias() = wm * cm;
+    if (b) {
+      for (int64_t oc = 0; oc < g.OCg; ++oc) ym.row(oc).array() += b[grp * g.OCg + oc];
     }
   });
 }
@@ -188,30 +207,28 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const int64_t wsize = g.OC * K;
   const bool direct = g.pointwise();
-  const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
-  const int64_t col_elems = direct ? 0 : K * rows * g.OW;
-  // Accumulates samples [begin, end) into acc (OC*K) using col as scratch.
+  const int64_t rows = rows_per_block(g, K, sizeof(T));
+  const int64_t blocks = (g.OH + rows - 1) / rows;
+  const int64_t items = g.N * g.groups * blocks;
+  // Adds the contribution of items [begin, end) to acc (OC*K), col as scratch.
   auto accumulate = [&](int64_t begin, int64_t end, T* acc, T* col) {
-    for (int64_t n = begin; n < end; ++n) {
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-        const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
-        MapMat<T> accm(acc + grp * g.OCg * K, g.OCg, K);
-        for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
-          int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
-          if (!direct) im2col(xg, col, g, oh0, oh1);
-          ConstMapMat<T> cm(direct ? xg : col, K, cols);
-          Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gyg + oh0 * g.OW, g.OCg, cols,
-                                                                  Eigen::OuterStride<>(ohw));
-          accm.noalias() += gym * cm.transpose();
-        }
-      }
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t blk = i % blocks, grp = (i / blocks) % g.groups, n = i / (blocks * g.groups);
+      int64_t oh0 = blk * rows, oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+      const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+      if (!direct) im2col(xg, col, g, oh0, oh1);
+      Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> cm(direct ? xg + oh0 * g.OW : col, K, cols,
+                                                             Eigen::OuterStride<>(direct ? g.H * g.W : cols));
+      Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW,
+                                                              g.OCg, cols, Eigen::OuterStride<>(ohw));
+      MapMat<T>(acc + grp * g.OCg * K, g.OCg, K).noalias() += gym * cm.transpose();
     }
   };
+  const int64_t col_elems = direct ? 0 : K * rows * g.OW;
   std::fill(gw, gw + wsize, T(0));
-  const int threads = cpu_threads();
-  if (g.N >= threads && g.N > 1 && threads > 1) {
-    // One private accumulator per thread's share of the samples, summed at the end.
+  const int threads = static_cast<int>(std::min<int64_t>(cpu_threads(), items));
+  if (threads > 1) {
+    // Items share weights, so each thread sums into its own accumulator; then add them up.
     std::vector<std::vector<T>> partial(static_cast<size_t>(threads));
 #pragma omp parallel num_threads(threads)
     {
@@ -220,18 +237,17 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 #else
       int t = 0;
 #endif
-      int64_t begin = g.N * t / threads, end = g.N * (t + 1) / threads;
       std::vector<T>& acc = partial[static_cast<size_t>(t)];
       acc.assign(static_cast<size_t>(wsize), T(0));
       std::vector<T> col(static_cast<size_t>(col_elems));
-      accumulate(begin, end, acc.data(), col.data());
+      accumulate(items * t / threads, items * (t + 1) / threads, acc.data(), col.data());
     }
     for (const std::vector<T>& acc : partial) {
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
     }
   } else {
     std::vector<T> col(static_cast<size_t>(col_elems));
-    accumulate(0, g.N, gw, col.data());
+    accumulate(0, items, gw, col.data());
   }
 }
 

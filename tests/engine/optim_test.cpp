@@ -2,6 +2,8 @@
 // three gradients give the same trajectory (and state) after three steps.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tests/support/oracle.h"
 
 namespace ember {
@@ -99,6 +101,38 @@ TEST(Optimizers, Errors) {
   expect_error([&] { SGD(single_group({p}, -1.0)); }, {"optimizer", "learning rate"});
   expect_error([&] { SGD(single_group({p}, 0.1), SgdOptions{0.0, 0.0, true}); }, {"sgd", "nesterov"});
   expect_error([&] { Adam(single_group({p * 2.0}, 0.1)); }, {"optimizer", "leaf"});
+}
+
+}  // namespace
+}  // namespace ember
+
+namespace ember {
+namespace {
+
+using namespace ember::test;  // NOLINT
+
+TEST(ClipGrad, NormAndValueMatchTorch) {
+  EMBER_REQUIRE_TORCH();
+  for (const char* norm : {"2.0", "1.0", "float('inf')"}) {
+    double norm_type = std::string(norm) == "2.0" ? 2.0 : std::string(norm) == "1.0" ? 1.0 : INFINITY;
+    std::string setup = std::string("p = [torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(5))]\n") +
+                        "p[0].grad = a.clone(); p[1].grad = b.clone()\n"
+                        "total = torch.nn.utils.clip_grad_norm_(p, 0.5, " + norm + ")\n";
+    Tensor a = randn({3, 4}), b = randn({5});
+    auto ref = torch_eval("(total, p[0].grad, p[1].grad)", {a, b}, setup);
+    Tensor p0 = zeros({3, 4}).requires_grad_(), p1 = zeros({5}).requires_grad_();
+    p0.set_grad(a.clone());
+    p1.set_grad(b.clone());
+    double total = clip_grad_norm_({p0, p1}, 0.5, norm_type);
+    EXPECT_NEAR(total, ref[0].item(), 1e-5 * ref[0].item()) << norm;
+    EXPECT_LE(relative_error(p0.grad(), ref[1]), 1e-6) << norm;
+    EXPECT_LE(relative_error(p1.grad(), ref[2]), 1e-6) << norm;
+  }
+  Tensor q = zeros({6}).requires_grad_();
+  Tensor g = randn({6});
+  q.set_grad(g.clone());
+  clip_grad_value_({q}, 0.3);
+  EXPECT_LE(relative_error(q.grad(), clamp(g, -0.3, 0.3)), 0.0);
 }
 
 }  // namespace

@@ -10,7 +10,8 @@ the given upstream gradients and returns the inputs' gradients.
 
 Request:  {"expr": str, "inputs": [{"shape", "dtype", "requires_grad"}],
            "grad_outputs": [{"shape", "dtype"} or null], "setup": str (optional)}
-Reply:    {"outputs": [{"shape", "dtype"}], "grads": [{"shape", "dtype"} or null]}
+Reply:    {"outputs": [{"shape", "dtype"}], "grads": [{"shape", "dtype"} or null],
+           "names": [str] when the expression gave a dict}
           or {"error": str}
 """
 import json
@@ -24,6 +25,8 @@ import torch.nn.functional as F
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(False)
+
+CACHE = {}  # kept across requests: setups store expensive objects (models) here
 
 WIRE = {  # how each dtype travels: numpy type on the wire, torch dtype
     "float32": (np.float32, torch.float32),
@@ -47,18 +50,20 @@ def read_tensor(stream, meta):
 
 
 def write_tensor(t):
-    """Floating tensors travel as float64, integers as int64, bools as uint8."""
+    """float32 travels as float32, other floats as float64, integers as int64, bools as uint8."""
     name = NAMES.get(t.dtype)
     if name is None:
         raise TypeError(f"unsupported output dtype {t.dtype}")
     data = t.detach().to("cpu")
-    if data.is_floating_point():
-        array = data.to(torch.float64).numpy()
+    if data.dtype == torch.float32:
+        array, wire = data.numpy(), "float32"
+    elif data.is_floating_point():
+        array, wire = data.to(torch.float64).numpy(), "float64"
     elif data.dtype == torch.bool:
-        array = data.numpy().astype(np.uint8)
+        array, wire = data.numpy().astype(np.uint8), "bool"
     else:
-        array = data.to(torch.int64).numpy()
-    return {"shape": list(t.shape), "dtype": name}, np.ascontiguousarray(array).tobytes()
+        array, wire = data.to(torch.int64).numpy(), "int64"
+    return {"shape": list(t.shape), "dtype": name, "wire": wire}, np.ascontiguousarray(array).tobytes()
 
 
 def read_request(request, stream):
@@ -73,12 +78,17 @@ def read_request(request, stream):
 
 
 def evaluate(request, inputs, grad_outputs):
-    scope = {"torch": torch, "F": F, "np": np, "x": inputs}
+    torch.set_grad_enabled(True)  # a previous request's setup may have turned it off
+    scope = {"torch": torch, "F": F, "np": np, "x": inputs, "cache": CACHE}
     for name, t in zip(string.ascii_lowercase, inputs):
         scope[name] = t
     if request.get("setup"):
         exec(request["setup"], scope)
     result = eval(request["expr"], scope)
+    names = None
+    if isinstance(result, dict):  # e.g. a state_dict: keys travel as "names"
+        names = list(result.keys())
+        result = list(result.values())
     outputs = list(result) if isinstance(result, (tuple, list)) else [result]
     outputs = [o if isinstance(o, torch.Tensor) else torch.tensor(o) for o in outputs]
     grads = [None] * len(inputs)
@@ -87,6 +97,8 @@ def evaluate(request, inputs, grad_outputs):
         torch.autograd.backward([o for o, _ in pairs], [g.to(o.dtype) for o, g in pairs])
         grads = [t.grad if t.requires_grad else None for t in inputs]
     metas, blobs = {"outputs": [], "grads": []}, []
+    if names is not None:
+        metas["names"] = names
     for o in outputs:
         m, b = write_tensor(o)
         metas["outputs"].append(m)

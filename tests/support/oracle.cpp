@@ -129,10 +129,10 @@ std::pair<json, std::string> encode(const Tensor& t, bool requires_grad) {
           bytes};
 }
 
+// Replies carry float32 as float32, other floats as float64, integers as int64.
 Tensor decode(TorchProcess& p, const json& meta) {
-  DType dtype = dtype_from_name(meta["dtype"].get<std::string>());
   Shape shape = meta["shape"].get<Shape>();
-  DType wire = is_floating(dtype) ? DType::Float64 : dtype == DType::Bool ? DType::Bool : DType::Int64;
+  DType wire = dtype_from_name(meta["wire"].get<std::string>());
   Tensor t = empty(shape, TensorOptions(wire));
   p.read_bytes(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
   return t;
@@ -140,6 +140,7 @@ Tensor decode(TorchProcess& p, const json& meta) {
 
 struct OracleReply {
   std::vector<Tensor> outputs, grads;
+  std::vector<std::string> names;
 };
 
 OracleReply ask(const std::string& expr, const std::string& setup, const Inputs& inputs,
@@ -166,6 +167,7 @@ OracleReply ask(const std::string& expr, const std::string& setup, const Inputs&
   OracleReply r;
   for (const json& m : reply["outputs"]) r.outputs.push_back(decode(p, m));
   for (const json& m : reply["grads"]) r.grads.push_back(m.is_null() ? Tensor() : decode(p, m));
+  if (reply.contains("names")) r.names = reply["names"].get<std::vector<std::string>>();
   return r;
 }
 
@@ -375,6 +377,18 @@ void check_op(const std::vector<InputSpec>& inputs, const std::string& expr,
 std::vector<Tensor> torch_eval(const std::string& expr, const Inputs& inputs, const std::string& setup) {
   std::vector<bool> no_grads(inputs.size(), false);
   return ask(expr, setup, inputs, no_grads, {}).outputs;
+}
+
+std::vector<std::pair<std::string, Tensor>> torch_eval_named(const std::string& expr, const Inputs& inputs,
+                                                             const std::string& setup) {
+  std::vector<bool> no_grads(inputs.size(), false);
+  OracleReply r = ask(expr, setup, inputs, no_grads, {});
+  EMBER_CHECK(r.names.size() == r.outputs.size(), "torch_eval_named", "`", expr, "` did not give a dict");
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (size_t i = 0; i < r.names.size(); ++i) {
+    out.emplace_back(r.names[i], r.outputs[i]);
+  }
+  return out;
 }
 
 Tensor leaf64(const Shape& shape, double low, double high) {

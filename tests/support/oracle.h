@@ -61,6 +61,10 @@ void check_op(const std::vector<InputSpec>& inputs, const std::string& torch_exp
 // Evaluates a PyTorch expression over `inputs` (no gradients) and returns
 // its outputs as float64/int64/bool tensors.
 std::vector<Tensor> torch_eval(const std::string& expr, const Inputs& inputs, const std::string& setup = "");
+// The same for an expression giving a dict of tensors (a state_dict): the
+// entries in the dict's order.
+std::vector<std::pair<std::string, Tensor>> torch_eval_named(const std::string& expr, const Inputs& inputs,
+                                                             const std::string& setup = "");
 
 // True when the oracle can run; otherwise skips the test (or fails it when
 // EMBER_REQUIRE_ORACLE=1, as the project's test command sets).

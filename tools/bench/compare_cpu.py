@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Runs Ember's cpu_ops_bench and the same work in PyTorch, one after the
-other on this machine at the same thread count, and prints a side-by-side
-table (Markdown) with the speed ratio (PyTorch time / Ember time: above 1
-means Ember is faster). With --write, the table replaces the CPU section of
-docs/benchmarks.md.
+"""Runs one of Ember's CPU benchmarks and the same work in PyTorch, one after
+the other on this machine at the same thread count, and prints a
+side-by-side table (Markdown) with the speed ratio (PyTorch time / Ember
+time: above 1 means Ember is faster). With --write, the table replaces its
+section of docs/benchmarks.md.
 
-Usage: tools/bench/compare_cpu.py [--threads N] [--build build] [--write]
+Suites:  ops     conv2d fwd+bwd on ResNet-18's layers, a small-CNN training step
+         models  batch-1 inference and a batch-16 training step of five models
+
+Usage: tools/bench/compare_cpu.py [--suite ops|models] [--threads N] [--build build] [--write]
 """
 import argparse
 import datetime
@@ -41,11 +44,20 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--suite", choices=["ops", "models"], default="ops")
     args = ap.parse_args()
-    shapes = os.path.join(HERE, "bench_shapes.json")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
-    torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
+    if args.suite == "ops":
+        shapes = os.path.join(HERE, "bench_shapes.json")
+        ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
+        torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
+        title = "## CPU: conv2d and a small-CNN training step"
+        detail = "fwd+bwd at batch 8 for the convolutions, median of 3-20 runs after 2 warm-ups"
+    else:
+        ember = run([os.path.join(args.build, "cpu_models_bench"), str(args.threads)], env)
+        torch = run([args.python, os.path.join(HERE, "torch_cpu_models.py"), str(args.threads)], env)
+        title = "## CPU: whole models, inference and training"
+        detail = "224x224, inference at batch 1, an SGD training step at batch 16, median after a warm-up"
     torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
                                    text=True).stdout.strip()
     rows = ["| work | Ember ms | PyTorch ms | speed vs PyTorch |", "|---|---:|---:|---:|"]
@@ -59,17 +71,16 @@ def main():
     for r in ratios:
         geo *= r
     geo **= 1.0 / max(len(ratios), 1)
-    header = (f"## CPU: conv2d and a small-CNN training step\n\n"
+    header = (f"{title}\n\n"
               f"{datetime.date.today().isoformat()}, {cpu_name()}, {args.threads} threads, "
-              f"Ember (Eigen {'+ -march=native' if True else ''}) vs PyTorch {torch_version} (oneDNN), "
-              f"median of 3-20 runs after 2 warm-ups, fwd+bwd at batch 8 for the convolutions.\n"
-              f"Produced by `tools/bench/compare_cpu.py --write`.\n\n")
+              f"Ember (Eigen, -march=native) vs PyTorch {torch_version} (oneDNN), {detail}.\n"
+              f"Produced by `tools/bench/compare_cpu.py --suite {args.suite} --write`.\n\n")
     table = header + "\n".join(rows) + f"\n\nGeometric mean of the ratios: {geo:.2f}x\n"
     print(table)
     if args.write:
         path = os.path.join(ROOT, "docs", "benchmarks.md")
         text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-        pattern = re.compile(r"## CPU: conv2d and a small-CNN training step\n.*?(?=\n## |\Z)", re.S)
+        pattern = re.compile(re.escape(title) + r"\n.*?(?=\n## |\Z)", re.S)
         text = pattern.sub(table.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + table
         open(path, "w").write(text)
         print(f"wrote {path}", file=sys.stderr)

@@ -1,11 +1,56 @@
 // ember: the command-line program. Each subcommand lives in its own file
 // (tools/ember/*_command.cpp); errors end in one line naming the problem.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <exception>
+#include <sstream>
 
 #include "engine/error.h"
 #include "engine/threads.h"
 #include "tools/ember/commands.h"
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// For each unknown "--flag" in CLI11's message, the closest flag of the
+// subcommand that was used: "did you mean --epochs?".
+void suggest_flags(CLI::App& app, const std::string& message) {
+  CLI::App* scope = &app;
+  for (CLI::App* sub : app.get_subcommands()) scope = sub;
+  std::istringstream words(message);
+  for (std::string w; words >> w;) {
+    if (w.rfind("--", 0) != 0) continue;
+    std::string word = w.substr(0, w.find('='));
+    std::string best;
+    size_t best_d = 4;
+    for (const CLI::Option* opt : scope->get_options()) {
+      for (const std::string& name : opt->get_lnames()) {
+        size_t d = edit_distance(word, "--" + name);
+        if (d < best_d) {
+          best_d = d;
+          best = "--" + name;
+        }
+      }
+    }
+    if (!best.empty()) std::fprintf(stderr, "ember: %s is not an option; did you mean %s?\n", word.c_str(), best.c_str());
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Ember: a deep-learning engine for CNNs (C++20, CUDA, Eigen)", "ember"};
@@ -17,8 +62,19 @@ int main(int argc, char** argv) {
     if (threads > 0) ember::set_num_threads(threads);
   });
   ember::cli::add_demo_command(app);
+  ember::cli::add_summary_command(app);
+  ember::cli::add_train_command(app);
+  ember::cli::add_eval_command(app);
+  ember::cli::add_predict_command(app);
+  ember::cli::add_run_command(app);
+  ember::cli::add_augment_command(app);
+  ember::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    int code = app.exit(e);
+    suggest_flags(app, e.what());
+    return code;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const ember::Error& e) {

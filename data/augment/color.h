@@ -1,0 +1,38 @@
+// Colour kernels with torchvision's semantics on PIL images (so results
+// match torchvision.transforms.functional exactly):
+//   brightness  out = trunc(f * v)                      (a 256-entry table)
+//   contrast    out = trunc(m + f * (v - m)), m = the image's mean grey
+//               rounded to an integer                   (a table; one pass for m)
+//   saturation  out = trunc(g + f * (v - g)), g = the pixel's grey
+//               (PIL "L": (19595 R + 38470 G + 7471 B + 2^15) >> 16)
+//   hue         PIL's uint8 HSV round trip with the hue byte shifted by
+//               int(f * 255) (mod 256)
+// Blends are computed in float32 as PIL does; values are clipped to
+// [0, 255]. Cost per pixel: 3 table look-ups (brightness, contrast), about
+// 10 float operations (saturation); hue: 3 look-ups in tables of PIL's own
+// conversion results (built once, 450 KB) and about 6 float operations.
+#pragma once
+
+#include <array>
+
+#include "data/image.h"
+
+namespace ember {
+
+Image adjust_brightness(const Image& src, double factor);
+Image adjust_contrast(const Image& src, double factor);
+Image adjust_saturation(const Image& src, double factor);
+Image adjust_hue(const Image& src, double hue_factor);  // hue_factor in [-0.5, 0.5]
+// Grey (PIL's "L" weights) with 1 or 3 equal output channels.
+Image to_grayscale(const Image& src, int out_channels);
+
+// ColorJitter's drawn parameters: factors (1 and 0 mean "off") and the
+// order of the four adjustments (0 brightness, 1 contrast, 2 saturation,
+// 3 hue), as torchvision's ColorJitter.get_params returns them.
+struct ColorJitterParams {
+  double brightness = 1, contrast = 1, saturation = 1, hue = 0;
+  std::array<int, 4> order = {0, 1, 2, 3};
+};
+Image color_jitter(const Image& src, const ColorJitterParams& p);
+
+}  // namespace ember

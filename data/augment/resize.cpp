@@ -1,0 +1,282 @@
+#include "data/augment/resize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/error.h"
+
+namespace ember {
+namespace {
+
+inline uint8_t clip8(int v) { return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+// --- Nearest (OpenCV) ---
+Image resize_nearest(const Image& src, int oh, int ow) {
+  const int c = src.channels;
+  std::vector<int> xofs(static_cast<size_t>(ow));
+  const double ifx = 1.0 / (static_cast<double>(ow) / src.width), ify = 1.0 / (static_cast<double>(oh) / src.height);
+  for (int x = 0; x < ow; ++x)
+    xofs[static_cast<size_t>(x)] = std::min(static_cast<int>(std::floor(x * ifx)), src.width - 1) * c;
+  Image dst(oh, ow, c);
+  for (int y = 0; y < oh; ++y) {
+    const uint8_t* s = src.row(std::min(static_cast<int>(std::floor(y * ify)), src.height - 1));
+    uint8_t* d = dst.row(y);
+    for (int x = 0; x < ow; ++x)
+      for (int ch = 0; ch < c; ++ch) d[x * c + ch] = s[xofs[static_cast<size_t>(x)] + ch];
+  }
+  return dst;
+}
+
+// --- PIL bilinear (antialiased) ---
+constexpr int kPilBits = 22;  // PIL's PRECISION_BITS for 8-bit images
+
+struct Taps {
+  std::vector<int> start, count, weights;  // weights: [out][ksize]
+  int ksize = 0;
+};
+
+Taps pil_taps(int in_size, int out_size) {
+  double scale = static_cast<double>(in_size) / out_size, filterscale = std::max(scale, 1.0);
+  double support = 1.0 * filterscale;
+  Taps t;
+  t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  t.start.resize(static_cast<size_t>(out_size));
+  t.count.resize(static_cast<size_t>(out_size));
+  t.weights.assign(static_cast<size_t>(out_size) * t.ksize, 0);
+  std::vector<double> k(static_cast<size_t>(t.ksize));
+  for (int xx = 0; xx < out_size; ++xx) {
+    double center = (xx + 0.5) * scale, ss = 1.0 / filterscale, ww = 0;
+    int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
+    int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
+    for (int x = 0; x < xmax; ++x) {
+      double v = std::abs((x + xmin - center + 0.5) * ss);
+      k[static_cast<size_t>(x)] = v < 1.0 ? 1.0 - v : 0.0;
+      ww += k[static_cast<size_t>(x)];
+    }
+    for (int x = 0; x < xmax; ++x) {
+      double w = ww != 0.0 ? k[static_cast<size_t>(x)] / ww : k[static_cast<size_t>(x)];
+      t.weights[static_cast<size_t>(xx) * t.ksize + x] =
+          static_cast<int>(w < 0 ? -0.5 + w * (1 << kPilBits) : 0.5 + w * (1 << kPilBits));
+    }
+    t.start[static_cast<size_t>(xx)] = xmin;
+    t.count[static_cast<size_t>(xx)] = xmax;
+  }
+  return t;
+}
+
+template <int C>
+void pil_horizontal(const Image& src, Image& dst, int row0, const Taps& t) {
+  for (int y = 0; y < dst.height; ++y) {
+    const uint8_t* s = src.row(row0 + y);
+    uint8_t* d = dst.row(y);
+    for (int x = 0; x < dst.width; ++x) {
+      const int* k = &t.weights[static_cast<size_t>(x) * t.ksize];
+      const uint8_t* p = s + int64_t{t.start[static_cast<size_t>(x)]} * C;
+      int acc[C];
+      for (int ch = 0; ch < C; ++ch) acc[ch] = 1 << (kPilBits - 1);
+      for (int i = 0, n = t.count[static_cast<size_t>(x)]; i < n; ++i, p += C)
+        for (int ch = 0; ch < C; ++ch) acc[ch] += p[ch] * k[i];
+      for (int ch = 0; ch < C; ++ch) d[x * C + ch] = clip8(acc[ch] >> kPilBits);
+    }
+  }
+}
+
+void pil_vertical(const Image& src, Image& dst, const Taps& t, int row_shift) {
+  const int64_t n = dst.row_bytes();
+  std::vector<int> acc(static_cast<size_t>(n));
+  for (int y = 0; y < dst.height; ++y) {
+    std::fill(acc.begin(), acc.end(), 1 << (kPilBits - 1));
+    const int* k = &t.weights[static_cast<size_t>(y) * t.ksize];
+    int y0 = t.start[static_cast<size_t>(y)] - row_shift;
+    for (int i = 0, cnt = t.count[static_cast<size_t>(y)]; i < cnt; ++i) {
+      const uint8_t* s = src.row(y0 + i);
+      const int w = k[i];
+      int* a = acc.data();
+      for (int64_t j = 0; j < n; ++j) a[j] += s[j] * w;
+    }
+    uint8_t* d = dst.row(y);
+    for (int64_t j = 0; j < n; ++j) d[j] = clip8(acc[static_cast<size_t>(j)] >> kPilBits);
+  }
+}
+
+Image resize_pil_bilinear(const Image& src, int oh, int ow) {
+  const bool need_h = ow != src.width, need_v = oh != src.height;
+  Taps th, tv;
+  if (need_h) th = pil_taps(src.width, ow);
+  if (need_v) tv = pil_taps(src.height, oh);
+  Image tmp;
+  const Image* mid = &src;
+  int row_shift = 0;
+  if (need_h) {
+    int first = 0, last = src.height;
+    if (need_v) {
+      first = tv.start.front();
+      last = tv.start.back() + tv.count.back();
+    }
+    tmp = Image(last - first, ow, src.channels);
+    switch (src.channels) {
+      case 1: pil_horizontal<1>(src, tmp, first, th); break;
+      case 3: pil_horizontal<3>(src, tmp, first, th); break;
+      case 4: pil_horizontal<4>(src, tmp, first, th); break;
+      default: fail("resize", "unsupported channel count ", src.channels);
+    }
+    mid = &tmp;
+    row_shift = first;
+  }
+  if (!need_v) return need_h ? tmp : src;
+  Image dst(oh, ow, src.channels);
+  pil_vertical(*mid, dst, tv, row_shift);
+  return dst;
+}
+
+// --- OpenCV linear (and area-upscale) with 11-bit coefficients ---
+constexpr int kCvBits = 11, kCvScale = 1 << kCvBits;
+
+struct LinearAxis {
+  std::vector<int> ofs;           // first source index
+  std::vector<short> a0, a1;      // weights of ofs and ofs + 1 (clamped)
+};
+
+LinearAxis cv_linear_axis(int in, int out, bool area) {
+  LinearAxis ax;
+  const double scale = static_cast<double>(in) / out, inv_scale = static_cast<double>(out) / in;
+  for (int d = 0; d < out; ++d) {
+    int sx;
+    float fx;
+    if (area) {  // OpenCV's INTER_AREA when upscaling
+      sx = static_cast<int>(std::floor(d * scale));
+      fx = static_cast<float>((d + 1) - (sx + 1) * inv_scale);
+      fx = fx <= 0 ? 0.f : fx - std::floor(fx);
+    } else {
+      fx = static_cast<float>((d + 0.5) * scale - 0.5);
+      sx = static_cast<int>(std::floor(fx));
+      fx -= static_cast<float>(sx);
+    }
+    if (sx < 0) fx = 0, sx = 0;
+    if (sx >= in - 1) fx = 0, sx = in - 1;
+    ax.ofs.push_back(sx);
+    ax.a0.push_back(static_cast<short>(std::lrint((1.f - fx) * kCvScale)));
+    ax.a1.push_back(static_cast<short>(std::lrint(fx * kCvScale)));
+  }
+  return ax;
+}
+
+template <int C>
+void cv_horizontal(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis& ax) {
+  for (int x = 0; x < ow; ++x, d += C) {
+    const int o = ax.ofs[static_cast<size_t>(x)], o1 = std::min(o + 1, in_w - 1);
+    const int w0 = ax.a0[static_cast<size_t>(x)], w1 = ax.a1[static_cast<size_t>(x)];
+    const uint8_t* p0 = s + o * C;
+    const uint8_t* p1 = s + o1 * C;
+    for (int ch = 0; ch < C; ++ch) d[ch] = p0[ch] * w0 + p1[ch] * w1;
+  }
+}
+
+Image resize_cv_linear(const Image& src, int oh, int ow, bool area) {
+  const int c = src.channels;
+  LinearAxis ax = cv_linear_axis(src.width, ow, area), ay = cv_linear_axis(src.height, oh, area);
+  const int64_t n = int64_t{ow} * c;
+  // Horizontal pass of a source row into ints scaled by 2^11; two rows kept.
+  std::vector<int> rows[2] = {std::vector<int>(static_cast<size_t>(n)), std::vector<int>(static_cast<size_t>(n))};
+  int cached[2] = {-1, -1};
+  auto hrow = [&](int sy, int slot) {
+    if (cached[slot] == sy) return;
+    if (slot == 1 && cached[0] == sy) {  // the same row twice (the bottom edge)
+      rows[1] = rows[0];
+      cached[1] = sy;
+      return;
+    }
+    if (slot == 0 && cached[1] == sy) {
+      std::swap(rows[0], rows[1]);
+      std::swap(cached[0], cached[1]);
+      return;
+    }
+    const uint8_t* s = src.row(sy);
+    int* d = rows[slot].data();
+    if (c == 3)
+      cv_horizontal<3>(s, d, ow, src.width, ax);
+    else if (c == 1)
+      cv_horizontal<1>(s, d, ow, src.width, ax);
+    else
+      cv_horizontal<4>(s, d, ow, src.width, ax);
+    cached[slot] = sy;
+  };
+  Image dst(oh, ow, c);
+  for (int y = 0; y < oh; ++y) {
+    const int sy = ay.ofs[static_cast<size_t>(y)], sy1 = std::min(sy + 1, src.height - 1);
+    hrow(sy, 0);
+    hrow(sy1, 1);
+    const int b0 = ay.a0[static_cast<size_t>(y)], b1 = ay.a1[static_cast<size_t>(y)];
+    const int* r0 = rows[0].data();
+    const int* r1 = rows[1].data();
+    uint8_t* d = dst.row(y);
+    // OpenCV's SIMD rounding: ((b0*(r0>>4))>>16 + (b1*(r1>>4))>>16 + 2) >> 2.
+    for (int64_t j = 0; j < n; ++j) d[j] = clip8((((b0 * (r0[j] >> 4)) >> 16) + ((b1 * (r1[j] >> 4)) >> 16) + 2) >> 2);
+  }
+  return dst;
+}
+
+// --- OpenCV area (downscale): exact overlap weights, float ---
+struct AreaTap {
+  int dst, src;
+  float w;
+};
+
+std::vector<AreaTap> area_taps(int in, int out) {
+  std::vector<AreaTap> tab;
+  const double scale = static_cast<double>(in) / out;
+  for (int dx = 0; dx < out; ++dx) {
+    double fsx1 = dx * scale, fsx2 = fsx1 + scale, cell = std::min(scale, in - fsx1);
+    int sx1 = static_cast<int>(std::ceil(fsx1)), sx2 = static_cast<int>(std::floor(fsx2));
+    sx2 = std::min(sx2, in - 1);
+    sx1 = std::min(sx1, sx2);
+    if (sx1 - fsx1 > 1e-3) tab.push_back({dx, sx1 - 1, static_cast<float>((sx1 - fsx1) / cell)});
+    for (int sx = sx1; sx < sx2; ++sx) tab.push_back({dx, sx, static_cast<float>(1.0 / cell)});
+    if (fsx2 - sx2 > 1e-3)
+      tab.push_back({dx, sx2, static_cast<float>(std::min(std::min(fsx2 - sx2, 1.), cell) / cell)});
+  }
+  return tab;
+}
+
+Image resize_area_down(const Image& src, int oh, int ow) {
+  const int c = src.channels;
+  std::vector<AreaTap> tx = area_taps(src.width, ow), ty = area_taps(src.height, oh);
+  const size_t n = static_cast<size_t>(ow) * c;
+  std::vector<float> hbuf(n), acc(n);
+  Image dst(oh, ow, c);
+  size_t k = 0;
+  for (int y = 0; y < oh; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.f);
+    for (; k < ty.size() && ty[k].dst == y; ++k) {
+      std::fill(hbuf.begin(), hbuf.end(), 0.f);
+      const uint8_t* s = src.row(ty[k].src);
+      for (const AreaTap& t : tx)
+        for (int ch = 0; ch < c; ++ch) hbuf[static_cast<size_t>(t.dst * c + ch)] += s[t.src * c + ch] * t.w;
+      const float wy = ty[k].w;
+      for (size_t j = 0; j < n; ++j) acc[j] += hbuf[j] * wy;
+    }
+    uint8_t* d = dst.row(y);
+    for (size_t j = 0; j < n; ++j) d[j] = clip8(static_cast<int>(std::lrint(acc[j])));
+  }
+  return dst;
+}
+
+}  // namespace
+
+Image resize(const Image& src, int out_h, int out_w, Interpolation interp, bool antialias) {
+  EMBER_CHECK(out_h > 0 && out_w > 0 && !src.empty(), "resize", "cannot resize a ", src.shape_str(), " image to ",
+              out_h, "x", out_w);
+  if (out_h == src.height && out_w == src.width) return src;
+  switch (interp) {
+    case Interpolation::Nearest: return resize_nearest(src, out_h, out_w);
+    case Interpolation::Linear:
+      return antialias ? resize_pil_bilinear(src, out_h, out_w) : resize_cv_linear(src, out_h, out_w, false);
+    case Interpolation::Area:
+      if (out_h <= src.height && out_w <= src.width) return resize_area_down(src, out_h, out_w);
+      return resize_cv_linear(src, out_h, out_w, true);
+    default: fail("resize", "interpolation ", static_cast<int>(interp), " (cubic) is not supported; use 0, 1 or 3");
+  }
+}
+
+}  // namespace ember

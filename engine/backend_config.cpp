@@ -1,0 +1,10 @@
+#include "engine/backend_config.h"
+
+namespace ember {
+
+BackendConfig& backend_config() {
+  static BackendConfig config;
+  return config;
+}
+
+}  // namespace ember

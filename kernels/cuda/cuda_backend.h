@@ -1,0 +1,95 @@
+// The CUDA backend: hand-written kernels (kernels/cuda/*.cu), cuDNN for
+// convolution and batch normalisation (kernels/cudnn) and cuBLAS for matrix
+// products (kernels/cublas). Each method is defined in the file of its op
+// family; this header only lists them. The contracts are those of
+// engine/backend.h, and the CPU backend is the reference the tests compare
+// against (tests/cuda).
+//
+// Every method makes the tensors' device current, queues its work on that
+// device's current stream (engine/cuda/cuda_stream.h) and returns without
+// waiting, except copy_to_host and the checks that must read a result
+// (nll_loss target validation), which synchronise that stream.
+#pragma once
+
+#include "engine/backend.h"
+
+namespace ember {
+
+class CudaBackend final : public Backend {
+ public:
+  // cuda_backend.cu
+  const char* name() const override { return "cuda"; }
+  int device_count() const override;
+  Allocator& allocator(Device device) override;
+  Allocator* pinned_host_allocator() override;  // engine/cuda/pinned_memory.cpp
+  void synchronize(Device device) override;
+
+  // memory.cu
+  void copy(const Tensor& dst, const Tensor& src) override;
+  void copy_from_host(const Tensor& dst, const void* src, size_t nbytes) override;
+  void copy_to_host(void* dst, const Tensor& src, size_t nbytes) override;
+  void fill(const Tensor& dst, Scalar value) override;
+  void arange(const Tensor& dst, double start, double step) override;
+
+  // random.cu
+  void random_uniform(const Tensor& dst, double low, double high, uint64_t seed, uint64_t offset) override;
+  void random_normal(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t offset) override;
+  void random_bernoulli(const Tensor& dst, double p, uint64_t seed, uint64_t offset) override;
+
+  // elementwise_unary.cu, elementwise_binary.cu (+ activation_backward.cu), where.cu
+  void unary(const Tensor& out, const Tensor& in, UnaryOp op, OpParams p) override;
+  void binary(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp op, OpParams p) override;
+  void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) override;
+
+  // reduce.cu, reduce_index.cu
+  void reduce(const Tensor& out, const Tensor& in, ReduceOp op, int64_t outer, int64_t reduce,
+              int64_t inner) override;
+  void reduce_with_index(const Tensor& values, const Tensor& indices, const Tensor& in, ReduceOp op,
+                         int64_t outer, int64_t reduce, int64_t inner) override;
+
+  // kernels/cublas/cublas_matmul.cpp
+  void matmul(const Tensor& out, const Tensor& a, const Tensor& b) override;
+
+  // kernels/cudnn/cudnn_conv.cpp (depthwise: depthwise_conv2d.cu); bias gradient: reduce.cu
+  void conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& p) override;
+  void conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                             const Conv2dParams& p) override;
+  void conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                              const Conv2dParams& p) override;
+  void conv2d_backward_bias(const Tensor& grad_bias, const Tensor& grad_out) override;
+
+  // kernels/cudnn/cudnn_batch_norm.cpp (eval-mode backward: batch_norm.cu)
+  void batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
+                                const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                const Tensor& running_mean, const Tensor& running_var, double momentum,
+                                double eps) override;
+  void batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var, double eps) override;
+  void batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
+                           const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& mean,
+                           const Tensor& invstd, bool train) override;
+
+  // pooling.cu
+  void max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
+                          const Pool2dParams& p) override;
+  void max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) override;
+  void avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) override;
+  void avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2dParams& p) override;
+  void adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& input) override;
+  void adaptive_avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out) override;
+
+  // softmax.cu
+  void softmax_forward(const Tensor& out, const Tensor& in, int64_t outer, int64_t dim, int64_t inner,
+                       bool log) override;
+  void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t outer,
+                        int64_t dim, int64_t inner, bool log) override;
+
+  // nll_loss.cu
+  void nll_loss_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& logp, const Tensor& target,
+                        const Tensor& weight, int64_t ignore_index) override;
+  void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
+                         const Tensor& weight, int64_t ignore_index) override;
+};
+
+}  // namespace ember

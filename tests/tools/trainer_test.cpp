@@ -1,0 +1,147 @@
+// `ember train` end to end on a tiny synthetic image folder: the run folder's
+// files, resuming from last.ckpt giving the same losses as a run that was
+// never interrupted, a non-finite loss stopping the run with the last good
+// checkpoint kept, and clear errors for bad configs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/encode.h"
+#include "engine/ember.h"
+#include "tests/support/oracle.h"
+#include "tools/train/train_config.h"
+#include "tools/train/trainer.h"
+#include "weights/checkpoint.h"
+
+namespace ember {
+namespace {
+
+namespace fs = std::filesystem;
+using ember::test::expect_error;
+
+// Two classes told apart by brightness, with noise: learnable in a few steps.
+std::string make_image_folder(const std::string& name) {
+  fs::path root = fs::temp_directory_path() / ("ember_trainer_test_" + name);
+  fs::remove_all(root);
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<int>((state >> 33) % 64);
+  };
+  for (int cls = 0; cls < 2; ++cls) {
+    fs::path dir = root / (cls == 0 ? "dark" : "light");
+    fs::create_directories(dir);
+    for (int i = 0; i < 24; ++i) {
+      Image img(16, 16, 3);
+      for (auto& p : img.pixels) p = static_cast<uint8_t>((cls == 0 ? 40 : 150) + next());
+      write_png((dir / ("img" + std::to_string(i) + ".png")).string(), img);
+    }
+  }
+  return root.string();
+}
+
+TrainConfig tiny_config(const std::string& data, const std::string& out, const std::string& name, int epochs) {
+  TrainConfig c;
+  c.set("model.name", "resnet20", "test");
+  c.set("data.train", data, "test");
+  c.set("data.val_split", 0.25, "test");
+  c.set("data.image_size", 16, "test");
+  c.set("data.batch_size", 8, "test");
+  c.set("data.workers", 0, "test");
+  c.set("augment.train", nlohmann::json::parse(R"([{"op": "HorizontalFlip"}, {"op": "Normalize"}, {"op": "ToTensor"}])"),
+        "test");
+  c.set("optimizer.name", "sgd", "test");
+  c.set("optimizer.lr", 0.05, "test");
+  c.set("scheduler.name", "cosine", "test");
+  c.set("train.epochs", epochs, "test");
+  c.set("train.seed", 3, "test");
+  c.set("output.dir", out, "test");
+  c.set("output.name", name, "test");
+  return c;
+}
+
+// Per-epoch "Loss/train" values from metrics.csv.
+std::vector<double> epoch_losses(const std::string& csv_path) {
+  std::ifstream in(csv_path);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string f; std::getline(hs, f, ',');) header.push_back(f);
+  size_t col = std::find(header.begin(), header.end(), "Loss/train") - header.begin();
+  EXPECT_LT(col, header.size()) << csv_path << " has no Loss/train column";
+  std::vector<double> out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream ls(line);
+    for (std::string f; std::getline(ls, f, ',');) fields.push_back(f);
+    if (col < fields.size() && !fields[col].empty()) out.push_back(std::stod(fields[col]));
+  }
+  return out;
+}
+
+TEST(Trainer, RunFolderAndResumeMatchesAnUninterruptedRun) {
+  std::string data = make_image_folder("resume");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_runs").string();
+  fs::remove_all(out);
+
+  ASSERT_EQ(run_training(tiny_config(data, out, "straight", 3)), 0);
+  const std::string straight = out + "/straight";
+  for (const char* f : {"config.json", "metrics.csv", "loss.png", "accuracy.png", "last.ckpt", "best.ckpt"}) {
+    EXPECT_TRUE(fs::exists(straight + "/" + f)) << f;
+  }
+  EXPECT_TRUE(fs::exists(straight + "/tensorboard")) << "tensorboard folder";
+  std::vector<double> full = epoch_losses(straight + "/metrics.csv");
+  ASSERT_EQ(full.size(), 3u);
+  EXPECT_EQ(load_checkpoint(straight + "/last.ckpt").info().epoch, 3);
+
+  // Stop after one epoch, then resume to three from last.ckpt.
+  ASSERT_EQ(run_training(tiny_config(data, out, "interrupted", 1)), 0);
+  TrainConfig resume = tiny_config(data, out, "resumed", 3);
+  resume.set("train.resume", out + "/interrupted/last.ckpt", "test");
+  ASSERT_EQ(run_training(resume), 0);
+  std::vector<double> first = epoch_losses(out + "/interrupted/metrics.csv");
+  std::vector<double> rest = epoch_losses(out + "/resumed/metrics.csv");
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_GE(rest.size(), 2u);
+  EXPECT_NEAR(first[0], full[0], 1e-6 * std::abs(full[0]));
+  // The resumed run's last two epochs are epochs 2 and 3 of the straight run.
+  EXPECT_NEAR(rest[rest.size() - 2], full[1], 1e-5 * std::abs(full[1]));
+  EXPECT_NEAR(rest.back(), full[2], 1e-5 * std::abs(full[2]));
+}
+
+TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  std::string data = make_image_folder("nan");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_nan_runs").string();
+  fs::remove_all(out);
+  // A learning rate that blows the loss up within the first epoch.
+  TrainConfig bad = tiny_config(data, out, "blowup", 3);
+  bad.set("optimizer.lr", 1e30, "test");
+  bad.set("scheduler.name", "none", "test");
+  EXPECT_EQ(run_training(bad), 1);
+  // last.ckpt of the failed run (if it wrote one) holds finite weights.
+  std::string ckpt = out + "/blowup/last.ckpt";
+  if (fs::exists(ckpt)) {
+    for (auto& [name, t] : load_checkpoint(ckpt).model) {
+      if (!t.is_floating_point()) continue;
+      for (double v : t.to_vector<double>()) ASSERT_TRUE(std::isfinite(v)) << name;
+    }
+  }
+}
+
+TEST(Trainer, BadConfigsAreClearErrors) {
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_bad_runs").string();
+  expect_error([&] { run_training(tiny_config("/nonexistent/folder", out, "x", 1)); }, {"/nonexistent/folder"});
+  TrainConfig c;
+  expect_error([&] { c.set("optimizer.lr=abc"); }, {"optimizer.lr"});
+  expect_error([&] { c.set("optimizer.lrr=0.1"); }, {"optimizer.lrr", "optimizer.lr"});
+  TrainConfig m = tiny_config(make_image_folder("badmodel"), out, "x", 1);
+  m.set("model.name", "resnet19", "test");
+  expect_error([&] { run_training(m); }, {"resnet19"});
+}
+
+}  // namespace
+}  // namespace ember

@@ -1,0 +1,157 @@
+// `ember bench data`: images per second, on one thread, for JPEG decoding,
+// each augmentation op of the source documents' training pipeline, and the
+// whole pipeline (decode + augment), on real JPEGs held in memory. The same
+// ops, images and thread count are timed in Albumentations and
+// torchvision/PIL by tools/bench/data_pipeline.py; tools/bench/compare_data.py
+// runs all three and prints (or writes into docs/benchmarks.md) the table.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/decode.h"
+#include "data/pipeline_config.h"
+#include "engine/error.h"
+#include "engine/threads.h"
+#include "tools/ember/commands.h"
+
+namespace ember::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct BenchDataOptions {
+  std::string images, json_out;
+  int limit = 64;
+  double min_time = 1.0;
+};
+
+// The source documents' Albumentations training pipeline (document 000).
+const char* kPipeline = R"([
+  {"op": "Resize", "height": 256, "width": 256},
+  {"op": "HorizontalFlip", "p": 0.85},
+  {"op": "RandomRotate90", "p": 0.85},
+  {"op": "VerticalFlip", "p": 0.85},
+  {"op": "ColorJitter", "brightness": 0.2, "contrast": 0.2, "saturation": 0.2, "hue": 0.2},
+  {"op": "RandomCrop", "height": 224, "width": 224},
+  {"op": "OneOf", "ops": [{"op": "MotionBlur", "p": 0.85}, {"op": "OpticalDistortion", "p": 0.85},
+                          {"op": "GaussNoise", "p": 0.85}]},
+  {"op": "Normalize", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+  {"op": "ToTensorV2"}])";
+
+// Per-op rows: name and the op (p = 1), run on the decoded images.
+const std::vector<std::pair<std::string, std::string>> kOps = {
+    {"Resize 256", R"({"op": "Resize", "height": 256, "width": 256})"},
+    {"Resize 256 (no antialias)", R"({"op": "Resize", "height": 256, "width": 256, "antialias": false})"},
+    {"HorizontalFlip", R"({"op": "HorizontalFlip", "p": 1})"},
+    {"VerticalFlip", R"({"op": "VerticalFlip", "p": 1})"},
+    {"RandomRotate90", R"({"op": "RandomRotate90", "p": 1})"},
+    {"RandomCrop 224", R"({"op": "RandomCrop", "height": 224, "width": 224})"},
+    {"RandomResizedCrop 224", R"({"op": "RandomResizedCrop", "height": 224, "width": 224})"},
+    {"RandomResizedCrop 224 (no antialias)", R"({"op": "RandomResizedCrop", "height": 224, "width": 224, "antialias": false})"},
+    {"ColorJitter", R"({"op": "ColorJitter", "p": 1})"},
+    {"GaussianBlur", R"({"op": "GaussianBlur", "p": 1})"},
+    {"MotionBlur", R"({"op": "MotionBlur", "p": 1})"},
+    {"OpticalDistortion", R"({"op": "OpticalDistortion", "p": 1})"},
+    {"GaussNoise", R"({"op": "GaussNoise", "p": 1})"},
+    {"Rotate", R"({"op": "Rotate", "limit": 45, "p": 1})"},
+    {"Normalize", R"({"op": "Normalize"})"},
+};
+
+// Runs fn(i) over the images until min_time has passed; images per second.
+template <class Fn>
+double rate(size_t n, double min_time, Fn&& fn) {
+  using clock = std::chrono::steady_clock;
+  fn(0);  // warm-up
+  size_t done = 0;
+  const auto start = clock::now();
+  double elapsed = 0;
+  while (elapsed < min_time) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    done += n;
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  }
+  return static_cast<double>(done) / elapsed;
+}
+
+int run_bench_data(const BenchDataOptions& o) {
+  namespace fs = std::filesystem;
+  set_num_threads(1);
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(o.images, ec))
+    if (e.path().extension() == ".jpg" || e.path().extension() == ".jpeg") files.push_back(e.path().string());
+  if (ec) fail("bench data", o.images, ": cannot list (", ec.message(), ")");
+  std::sort(files.begin(), files.end());
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<Image> images;
+  double pixels = 0;
+  for (const std::string& f : files) {
+    if (static_cast<int>(images.size()) >= o.limit) break;
+    std::vector<uint8_t> b = read_file_bytes(f);
+    Image img = decode_image(b.data(), b.size(), f);
+    if (img.height < 256 || img.width < 256) continue;  // RandomCrop 224 needs room
+    pixels += static_cast<double>(img.height) * img.width;
+    bytes.push_back(std::move(b));
+    images.push_back(std::move(img));
+  }
+  if (images.empty()) fail("bench data", o.images, ": no JPEG of at least 256x256 found");
+  std::printf("ember bench data: %zu JPEGs from %s (mean %.0f pixels), 1 thread\n", images.size(), o.images.c_str(),
+              pixels / static_cast<double>(images.size()));
+  json results = json::array();
+  auto report = [&](const std::string& name, double r) {
+    std::printf("  %-38s %9.0f images/s\n", name.c_str(), r);
+    std::fflush(stdout);
+    results.push_back({{"op", name}, {"images_per_s", r}});
+  };
+  const size_t n = images.size();
+  report("Decode (JPEG)", rate(n, o.min_time, [&](size_t i) { decode_image(bytes[i].data(), bytes[i].size(), "bench"); }));
+  uint64_t k = 0;
+  for (const auto& [name, cfg] : kOps) {
+    Pipeline p = parse_pipeline(json::array({json::parse(cfg)}), "bench");
+    report(name, rate(n, o.min_time, [&](size_t i) {
+      Rng rng(1, k++);
+      Sample s = p.run(images[i], rng);
+    }));
+  }
+  Pipeline full = parse_pipeline(json::parse(kPipeline), "bench");
+  report("Augment pipeline (no decode)", rate(n, o.min_time, [&](size_t i) {
+    Rng rng(2, k++);
+    full(images[i], rng);
+  }));
+  report("Decode + augment pipeline", rate(n, o.min_time, [&](size_t i) {
+    Rng rng(3, k++);
+    full(decode_image(bytes[i].data(), bytes[i].size(), "bench"), rng);
+  }));
+  if (!o.json_out.empty()) {
+    std::ofstream f(o.json_out);
+    f << json{{"library", "ember"}, {"images", n}, {"results", results}}.dump(2) << "\n";
+    if (!f) fail("bench data", o.json_out, ": cannot write");
+  }
+  return 0;
+}
+
+std::string default_images() {
+  const char* d = std::getenv("EMBER_SHARED_DATA");
+  return std::string(d ? d : "../shared/data") + "/cats_and_dogs_filtered/train/cats";
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (data: the input pipeline)");
+  bench->require_subcommand(1);
+  auto o = std::make_shared<BenchDataOptions>();
+  o->images = default_images();
+  CLI::App* data = bench->add_subcommand("data", "Decode and augmentation throughput on one thread, per op and whole");
+  data->add_option("--images", o->images, "Folder of JPEGs")->capture_default_str();
+  data->add_option("--limit", o->limit, "Images to use (at least 256x256)")->capture_default_str()->check(CLI::PositiveNumber);
+  data->add_option("--min-time", o->min_time, "Seconds per measurement")->capture_default_str();
+  data->add_option("--json", o->json_out, "Also write the results as JSON");
+  data->callback([o] { run_bench_data(*o); });
+}
+
+}  // namespace ember::cli
