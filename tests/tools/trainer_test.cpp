@@ -132,6 +132,30 @@ TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   }
 }
 
+TEST(Trainer, SimclrPretrainingThenLinearProbe) {
+  std::string data = make_image_folder("simclr");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_simclr_runs").string();
+  fs::remove_all(out);
+  TrainConfig c = tiny_config(data, out, "simclr", 1);
+  c.set("task", "simclr", "test");
+  c.set("simclr.epochs", 2, "test");
+  c.set("simclr.projection_dim", 16, "test");
+  c.set("data.drop_last", true, "test");
+  ASSERT_EQ(run_training(c), 0);
+  // One NT-Xent loss per pre-training epoch, all finite, then the probe's run.
+  std::ifstream csv(out + "/simclr/simclr.csv");
+  ASSERT_TRUE(csv.good()) << "no simclr.csv";
+  std::string line;
+  int rows = 0;
+  std::getline(csv, line);
+  while (std::getline(csv, line)) {
+    double loss = std::stod(line.substr(line.find(',') + 1));
+    EXPECT_TRUE(std::isfinite(loss) && loss > 0) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2);
+}
+
 TEST(Trainer, BadConfigsAreClearErrors) {
   std::string out = (fs::temp_directory_path() / "ember_trainer_test_bad_runs").string();
   expect_error([&] { run_training(tiny_config("/nonexistent/folder", out, "x", 1)); }, {"/nonexistent/folder"});
