@@ -1,13 +1,17 @@
 // `ember train` end to end on a tiny synthetic image folder: the run folder's
 // files, resuming from last.ckpt giving the same losses as a run that was
-// never interrupted, a non-finite loss stopping the run with the last good
-// checkpoint kept, and clear errors for bad configs.
+// never interrupted, Ctrl-C saving and exiting cleanly, a non-finite loss
+// stopping the run with the last good checkpoint kept, and clear errors for
+// bad configs.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "data/encode.h"
 #include "engine/ember.h"
@@ -130,6 +134,37 @@ TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
       for (double v : t.to_vector<double>()) ASSERT_TRUE(std::isfinite(v)) << name;
     }
   }
+}
+
+// Ctrl-C: the step in flight finishes, last.ckpt is saved, the run returns
+// 130 (the shell's code for SIGINT), and resuming from that checkpoint works.
+TEST(Trainer, CtrlCSavesLastCheckpointAndExitsCleanly) {
+  std::string data = make_image_folder("sigint");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_sigint_runs").string();
+  fs::remove_all(out);
+  TrainConfig c = tiny_config(data, out, "sigint", 1000);
+  c.set("train.log_every", 1, "test");
+  int code = -1;
+  std::thread run([&] { code = run_training(c); });
+  // A per-step row in metrics.csv means the loop (and its SIGINT handler) is running.
+  const std::string csv = out + "/sigint/metrics.csv";
+  for (int i = 0; i < 6000; ++i) {
+    std::ifstream in(csv);
+    std::string header, row;
+    if (std::getline(in, header) && std::getline(in, row)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::raise(SIGINT);
+  run.join();
+  EXPECT_EQ(code, 130);
+  const std::string ckpt = out + "/sigint/last.ckpt";
+  ASSERT_TRUE(fs::exists(ckpt)) << "no last.ckpt after Ctrl-C";
+  const int64_t epochs_done = load_checkpoint(ckpt).info().epoch;
+  EXPECT_LT(epochs_done, 1000);
+  TrainConfig resume = tiny_config(data, out, "sigint_resumed", static_cast<int>(epochs_done) + 1);
+  resume.set("train.resume", ckpt, "test");
+  EXPECT_EQ(run_training(resume), 0);
+  EXPECT_EQ(load_checkpoint(out + "/sigint_resumed/last.ckpt").info().epoch, epochs_done + 1);
 }
 
 TEST(Trainer, SimclrPretrainingThenLinearProbe) {
