@@ -387,6 +387,12 @@ int TrainingRun::run() {
       save("best.ckpt", epoch + 1);
       std::printf("  best %s so far (%.4f): saved best.ckpt\n", ckpt_metric.c_str(), cm);
     }
+    if (g_interrupted) {  // Ctrl-C came during validation: the epoch is complete and saved
+      std::printf("interrupted: saved %s/last.ckpt after epoch %lld (resume with --resume)\n", dir_.c_str(),
+                  static_cast<long long>(epoch + 1));
+      code = 130;
+      break;
+    }
     if (patience > 0) {
       double sm = metric(stop_metric);
       if (std::isnan(stop_best) || improved(sm, stop_best, stop_mode)) {
