@@ -125,8 +125,10 @@ int run_bench_data(const BenchDataOptions& o) {
     return o.only.empty() ||
            std::any_of(o.only.begin(), o.only.end(), [&](const std::string& w) { return name.find(w) != std::string::npos; });
   };
-  if (wanted("Decode (JPEG)"))
-    report("Decode (JPEG)", rate(n, o.min_time, o.cpu_time, [&](size_t i) { decode_image(bytes[i].data(), bytes[i].size(), "bench"); }));
+  if (wanted("Decode (JPEG)")) {
+    report("Decode (JPEG)",
+           rate(n, o.min_time, o.cpu_time, [&](size_t i) { decode_image(bytes[i].data(), bytes[i].size(), "bench"); }));
+  }
   uint64_t k = 0;
   for (const auto& [name, cfg] : kOps) {
     if (!wanted(name)) continue;
@@ -137,16 +139,18 @@ int run_bench_data(const BenchDataOptions& o) {
     }));
   }
   Pipeline full = parse_pipeline(json::parse(kPipeline), "bench");
-  if (wanted("Augment pipeline (no decode)"))
+  if (wanted("Augment pipeline (no decode)")) {
     report("Augment pipeline (no decode)", rate(n, o.min_time, o.cpu_time, [&](size_t i) {
-    Rng rng(2, k++);
-    full(images[i], rng);
-  }));
-  if (wanted("Decode + augment pipeline"))
+      Rng rng(2, k++);
+      full(images[i], rng);
+    }));
+  }
+  if (wanted("Decode + augment pipeline")) {
     report("Decode + augment pipeline", rate(n, o.min_time, o.cpu_time, [&](size_t i) {
-    Rng rng(3, k++);
-    full(decode_image(bytes[i].data(), bytes[i].size(), "bench"), rng);
-  }));
+      Rng rng(3, k++);
+      full(decode_image(bytes[i].data(), bytes[i].size(), "bench"), rng);
+    }));
+  }
   if (!o.json_out.empty()) {
     std::ofstream f(o.json_out);
     f << json{{"library", "ember"}, {"images", n}, {"results", results}}.dump(2) << "\n";
