@@ -12,10 +12,25 @@
 namespace ember {
 namespace {
 
-// PIL's Blend: float32 in1 + alpha * (in2 - in1), clipped, truncated.
+// PIL's Blend: float32 in1 + alpha * (in2 - in1), clipped, truncated
+// (written with min/max so that loops over it vectorise).
 inline uint8_t blend(int in1, int in2, float alpha) {
   float t = static_cast<float>(in1) + alpha * static_cast<float>(in2 - in1);
-  return t <= 0.f ? 0 : t >= 255.f ? 255 : static_cast<uint8_t>(t);
+  return static_cast<uint8_t>(static_cast<int>(std::min(std::max(t, 0.f), 255.f)));
+}
+
+// std::round(num / 255.0) for num >= 0, as PIL computes it, without a
+// division or the library call std::round costs. num * (1 / 255.0) is
+// within a few ulps of the quotient, so it rounds the same way unless it
+// lies within 1e-9 of a half; then the division decides. x - floor(x) is
+// exact for x >= 0.
+inline int round_div255(double num) {
+  double x = num * (1.0 / 255.0), f = std::floor(x);
+  if (std::abs(x - f - 0.5) < 1e-9) {
+    x = num / 255.0;
+    f = std::floor(x);
+  }
+  return static_cast<int>(f) + (x - f >= 0.5 ? 1 : 0);
 }
 
 inline int pil_grey(const uint8_t* p) { return (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16; }
@@ -132,8 +147,8 @@ inline void hsv_to_rgb(const HsvTables& T, int h, int s, int v, uint8_t* out) {
   const int i = T.i6[static_cast<size_t>(h)];
   const float fs = T.f6[static_cast<size_t>(h)] * static_cast<float>(s);
   const uint8_t up = T.p[static_cast<size_t>(v) * 256 + s], uv = static_cast<uint8_t>(v);
-  auto q = [&] { return static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (255.0 - fs) / 255.0)), 0, 255)); };
-  auto t = [&] { return static_cast<uint8_t>(std::clamp(static_cast<int>(std::round(static_cast<float>(v) * (255.0 - s + fs) / 255.0)), 0, 255)); };
+  auto q = [&] { return static_cast<uint8_t>(std::clamp(round_div255(static_cast<float>(v) * (255.0 - fs)), 0, 255)); };
+  auto t = [&] { return static_cast<uint8_t>(std::clamp(round_div255(static_cast<float>(v) * (255.0 - s + fs)), 0, 255)); };
   switch (i % 6) {
     case 0: out[0] = uv, out[1] = t(), out[2] = up; break;
     case 1: out[0] = q(), out[1] = uv, out[2] = up; break;
@@ -176,25 +191,16 @@ Image adjust_saturation(const Image& src, double factor) {
   if (src.channels == 1) return src;
   Image dst(src.height, src.width, 3);
   const float a = static_cast<float>(factor);
-  const size_t n = static_cast<size_t>(src.height) * src.width;
-  // The blend depends on (grey, value) only: for large images a 64K table
-  // built once per call is cheaper than three float blends per pixel.
-  std::vector<uint8_t> table;
-  if (n > 3 * 65536 / 8) {
-    table.resize(65536);
-    for (int g = 0; g < 256; ++g)
-      for (int v = 0; v < 256; ++v) table[static_cast<size_t>(g) * 256 + v] = blend(g, v, a);
-  }
-  const uint8_t* s = src.pixels.data();
-  uint8_t* d = dst.pixels.data();
-  for (size_t i = 0; i < n; ++i, s += 3, d += 3) {
-    const int g = pil_grey(s);
-    if (!table.empty()) {
-      const uint8_t* row = table.data() + static_cast<size_t>(g) * 256;
-      d[0] = row[s[0]], d[1] = row[s[1]], d[2] = row[s[2]];
-    } else {
-      d[0] = blend(g, s[0], a), d[1] = blend(g, s[1], a), d[2] = blend(g, s[2], a);
-    }
+  // Row by row: each pixel's grey, repeated for its three bytes, then one
+  // blend per byte, a loop the compiler vectorises.
+  const int64_t n = src.row_bytes();
+  std::vector<uint8_t> grey(static_cast<size_t>(n));
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* __restrict s = src.row(y);
+    uint8_t* __restrict g = grey.data();
+    uint8_t* __restrict d = dst.row(y);
+    for (int64_t j = 0; j < n; j += 3) g[j] = g[j + 1] = g[j + 2] = static_cast<uint8_t>(pil_grey(s + j));
+    for (int64_t j = 0; j < n; ++j) d[j] = blend(g[j], s[j], a);
   }
   return dst;
 }
@@ -225,16 +231,24 @@ Image to_grayscale(const Image& src, int out_channels) {
 }
 
 Image color_jitter(const Image& src, const ColorJitterParams& p) {
-  // One copy, then in place. Brightness and contrast are tables, so adjacent
-  // ones compose into one table applied in a single pass (contrast's mean is
-  // taken through the pending table); saturation and hue flush it first.
-  Image img = src;
+  // Brightness and contrast are tables, so adjacent ones compose into one
+  // table applied in a single pass (contrast's mean is taken through the
+  // pending table); saturation and hue flush it first. `cur` is the input
+  // until the first pass writes `img`; later passes work in place, so the
+  // source is never copied for its own sake.
+  const Image* cur = &src;
+  Image img;
   std::array<uint8_t, 256> lut;
   for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
   bool pending = false;
   auto flush = [&] {
     if (!pending) return;
-    for (uint8_t& v : img.pixels) v = lut[v];
+    if (cur == &img) {
+      for (uint8_t& v : img.pixels) v = lut[v];
+    } else {
+      img = apply_lut(*cur, lut);
+      cur = &img;
+    }
     pending = false;
   };
   for (int fn : p.order) {
@@ -249,9 +263,9 @@ Image color_jitter(const Image& src, const ColorJitterParams& p) {
         if (p.contrast == 1) break;
         EMBER_CHECK(p.contrast >= 0, "color_jitter", "contrast must be >= 0");
         uint64_t sum = 0;
-        const size_t n = static_cast<size_t>(img.height) * img.width;
-        const uint8_t* s = img.pixels.data();
-        if (img.channels == 3) {
+        const size_t n = static_cast<size_t>(cur->height) * cur->width;
+        const uint8_t* s = cur->pixels.data();
+        if (cur->channels == 3) {
           for (size_t i = 0; i < n; ++i, s += 3) {
             const uint8_t px[3] = {lut[s[0]], lut[s[1]], lut[s[2]]};
             sum += static_cast<uint64_t>(pil_grey(px));
@@ -267,12 +281,14 @@ Image color_jitter(const Image& src, const ColorJitterParams& p) {
       case 2:
         if (p.saturation == 1) break;
         flush();
-        img = adjust_saturation(img, p.saturation);
+        img = adjust_saturation(*cur, p.saturation);
+        cur = &img;
         break;
       case 3:
         if (p.hue == 0) break;
         flush();
-        img = adjust_hue(img, p.hue);
+        img = adjust_hue(*cur, p.hue);
+        cur = &img;
         break;
       default: fail("color_jitter", "bad order entry ", fn);
     }
@@ -281,7 +297,7 @@ Image color_jitter(const Image& src, const ColorJitterParams& p) {
     }
   }
   flush();
-  return img;
+  return cur == &img ? std::move(img) : src;
 }
 
 }  // namespace ember

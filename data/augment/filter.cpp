@@ -1,7 +1,9 @@
 #include "data/augment/filter.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <numeric>
 
 #include "data/augment/border.h"
 #include "data/augment/geometry.h"
@@ -9,6 +11,11 @@
 
 namespace ember {
 namespace {
+
+// Rounds half to even and saturates to [0, 255], as cv::saturate_cast of a
+// float (lrint). std::rint compiles to one vector rounding instruction
+// (SSE4.1's roundps), where lrint would stay a scalar conversion.
+inline uint8_t round_to_u8(float v) { return static_cast<uint8_t>(static_cast<int>(std::rint(std::clamp(v, 0.f, 255.f)))); }
 
 // OpenCV's small_gaussian_tab in 1/256 steps (sigma <= 0).
 const std::vector<int>* small_gaussian(int ksize) {
@@ -22,65 +29,94 @@ const std::vector<int>* small_gaussian(int ksize) {
   }
 }
 
-// Exact integer separable blur: horizontal sums in uint16 (value * 256),
-// vertical in uint32 (value * 65536), rounded half up.
-Image blur_fixed(const Image& src, const std::vector<int>& k) {
-  const int r = static_cast<int>(k.size()) / 2, c = src.channels;
-  Image padded = pad(src, r, r, r, r, BorderMode::Reflect101);
+// Drives a separable filter of odd size k over an image padded by k / 2 on
+// every side: each padded row goes through `hrow` once, into a ring of k
+// rows of type T that stays in L1/L2, and each output row is `vrow` of the
+// k ring rows it needs, top to bottom.
+template <class T, class HRow, class VRow>
+void separable_rows(const Image& padded, Image& dst, int k, HRow&& hrow, VRow&& vrow) {
+  const size_t n = static_cast<size_t>(dst.row_bytes());
+  std::vector<T> ring(n * static_cast<size_t>(k));
+  std::vector<const T*> rows(static_cast<size_t>(k));
+  auto slot = [&](int py) { return ring.data() + static_cast<size_t>(py % k) * n; };
+  for (int py = 0; py < k - 1; ++py) hrow(padded.row(py), slot(py));
+  for (int y = 0; y < dst.height; ++y) {
+    hrow(padded.row(y + k - 1), slot(y + k - 1));
+    for (int t = 0; t < k; ++t) rows[static_cast<size_t>(t)] = slot(y + t);
+    vrow(rows.data(), dst.row(y));
+  }
+}
+
+// Exact integer blur with OpenCV's 1/256-step kernels. The taps share a
+// power-of-two factor g (64, 16, 4 for k = 3, 5, 7); summing with k / g
+// keeps the horizontal pass in uint16 and, for k <= 5, the vertical one
+// too (255 * (256 / g)^2 <= 65535), and the result
+// round(g^2 * sum / 2^16) is a shift. Equal to summing with the full taps.
+template <int K, class Acc>
+Image blur_fixed_k(const Image& src, const int* full_taps) {
+  constexpr int r = K / 2;
+  int g = 256;
+  for (int t = 0; t < K; ++t) g = std::gcd(g, full_taps[t]);
+  uint16_t w[K];
+  for (int t = 0; t < K; ++t) w[t] = static_cast<uint16_t>(full_taps[t] / g);
+  const int shift = 16 - 2 * std::countr_zero(static_cast<unsigned>(g));
+  const Acc half = static_cast<Acc>(Acc{1} << (shift - 1));
+  const int c = src.channels;
   const int64_t n = src.row_bytes();
-  const int ph = padded.height;
-  std::vector<uint16_t> h(static_cast<size_t>(ph * n));
-  for (int y = 0; y < ph; ++y) {
-    const uint8_t* s = padded.row(y);
-    uint16_t* d = h.data() + y * n;
-    std::fill(d, d + n, uint16_t{0});
-    for (size_t t = 0; t < k.size(); ++t) {  // tap-outer: the inner loop vectorises
-      const uint8_t* st = s + static_cast<int64_t>(t) * c;
-      const uint16_t w = static_cast<uint16_t>(k[t]);
-      for (int64_t j = 0; j < n; ++j) d[j] = static_cast<uint16_t>(d[j] + st[j] * w);
-    }
-  }
+  Image padded = pad(src, r, r, r, r, BorderMode::Reflect101);
   Image dst(src.height, src.width, c);
-  std::vector<uint32_t> acc(static_cast<size_t>(n));
-  for (int y = 0; y < src.height; ++y) {
-    std::fill(acc.begin(), acc.end(), 0u);
-    for (size_t t = 0; t < k.size(); ++t) {
-      const uint16_t* s = h.data() + (y + static_cast<int64_t>(t)) * n;
-      const uint32_t w = static_cast<uint32_t>(k[t]);
-      for (int64_t j = 0; j < n; ++j) acc[static_cast<size_t>(j)] += s[j] * w;
+  auto hrow = [&](const uint8_t* __restrict s, uint16_t* __restrict d) {
+    for (int64_t j = 0; j < n; ++j) {
+      uint16_t v = 0;
+      for (int t = 0; t < K; ++t) v = static_cast<uint16_t>(v + s[j + t * c] * w[t]);
+      d[j] = v;
     }
-    uint8_t* d = dst.row(y);
-    for (int64_t j = 0; j < n; ++j) d[j] = static_cast<uint8_t>((acc[static_cast<size_t>(j)] + 32768u) >> 16);
-  }
+  };
+  auto vrow = [&](const uint16_t* const* rows, uint8_t* __restrict d) {
+    for (int64_t j = 0; j < n; ++j) {
+      Acc v = half;
+      for (int t = 0; t < K; ++t) v = static_cast<Acc>(v + static_cast<Acc>(rows[t][j]) * w[t]);
+      d[j] = static_cast<uint8_t>(v >> shift);
+    }
+  };
+  separable_rows<uint16_t>(padded, dst, K, hrow, vrow);
   return dst;
 }
 
+Image blur_fixed(const Image& src, const std::vector<int>& k) {
+  switch (k.size()) {
+    case 3: return blur_fixed_k<3, uint16_t>(src, k.data());
+    case 5: return blur_fixed_k<5, uint16_t>(src, k.data());
+    case 7: return blur_fixed_k<7, uint32_t>(src, k.data());
+    default: fail("gaussian_blur", "no fixed-point kernel of size ", k.size());
+  }
+}
+
 Image blur_float(const Image& src, const std::vector<float>& k) {
-  const int r = static_cast<int>(k.size()) / 2, c = src.channels;
+  const int ks = static_cast<int>(k.size()), r = ks / 2, c = src.channels;
   Image padded = pad(src, r, r, r, r, BorderMode::Reflect101);
   const int64_t n = src.row_bytes();
-  std::vector<float> h(static_cast<size_t>(padded.height * n));
-  for (int y = 0; y < padded.height; ++y) {
-    const uint8_t* s = padded.row(y);
-    float* d = h.data() + y * n;
-    std::fill(d, d + n, 0.f);
-    for (size_t t = 0; t < k.size(); ++t) {
-      const uint8_t* st = s + static_cast<int64_t>(t) * c;
-      for (int64_t j = 0; j < n; ++j) d[j] += st[j] * k[t];
-    }
-  }
   Image dst(src.height, src.width, c);
-  std::vector<float> acc(static_cast<size_t>(n));
-  for (int y = 0; y < src.height; ++y) {
-    std::fill(acc.begin(), acc.end(), 0.f);
-    for (size_t t = 0; t < k.size(); ++t) {
-      const float* s = h.data() + (y + static_cast<int64_t>(t)) * n;
-      for (int64_t j = 0; j < n; ++j) acc[static_cast<size_t>(j)] += s[j] * k[t];
+  auto hrow = [&](const uint8_t* __restrict s, float* __restrict d) {
+    std::fill(d, d + n, 0.f);
+    for (int t = 0; t < ks; ++t) {  // tap-outer: the inner loop vectorises
+      const uint8_t* st = s + int64_t{t} * c;
+      const float wt = k[static_cast<size_t>(t)];
+      for (int64_t j = 0; j < n; ++j) d[j] += st[j] * wt;
     }
-    uint8_t* d = dst.row(y);
-    for (int64_t j = 0; j < n; ++j)
-      d[j] = static_cast<uint8_t>(std::clamp(std::lrint(acc[static_cast<size_t>(j)]), 0L, 255L));
-  }
+  };
+  std::vector<float> acc(static_cast<size_t>(n));
+  auto vrow = [&](const float* const* rows, uint8_t* __restrict d) {
+    float* __restrict a = acc.data();
+    std::fill(a, a + n, 0.f);
+    for (int t = 0; t < ks; ++t) {
+      const float* __restrict s = rows[t];
+      const float wt = k[static_cast<size_t>(t)];
+      for (int64_t j = 0; j < n; ++j) a[j] += s[j] * wt;
+    }
+    for (int64_t j = 0; j < n; ++j) d[j] = round_to_u8(a[j]);
+  };
+  separable_rows<float>(padded, dst, ks, hrow, vrow);
   return dst;
 }
 
@@ -169,8 +205,7 @@ Image filter2d(const Image& src, const std::vector<float>& kernel, int ksize) {
         for (int64_t j = 0; j < n; ++j) sum[static_cast<size_t>(j)] = static_cast<uint16_t>(sum[static_cast<size_t>(j)] + s[j]);
       }
       uint8_t* d = dst.row(y);
-      for (int64_t j = 0; j < n; ++j)
-        d[j] = static_cast<uint8_t>(std::min(255L, std::lrint(static_cast<float>(sum[static_cast<size_t>(j)]) * w)));
+      for (int64_t j = 0; j < n; ++j) d[j] = round_to_u8(static_cast<float>(sum[static_cast<size_t>(j)]) * w);
     }
     return dst;
   }
@@ -182,8 +217,7 @@ Image filter2d(const Image& src, const std::vector<float>& kernel, int ksize) {
       for (int64_t j = 0; j < n; ++j) acc[static_cast<size_t>(j)] += s[j] * t.w;
     }
     uint8_t* d = dst.row(y);
-    for (int64_t j = 0; j < n; ++j)
-      d[j] = static_cast<uint8_t>(std::clamp(std::lrint(acc[static_cast<size_t>(j)]), 0L, 255L));
+    for (int64_t j = 0; j < n; ++j) d[j] = round_to_u8(acc[static_cast<size_t>(j)]);
   }
   return dst;
 }

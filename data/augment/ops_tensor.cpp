@@ -29,9 +29,7 @@ Tensor normalize_image(const Image& img, const std::vector<float>& mean, const s
 }
 
 void Normalize::apply(Sample& s, Rng&) const {
-  s.tensor = normalize_image(image_of(s), mean_, std_, max_pixel_);
-  s.image = Image();
-  s.chw = false;
+  s.set_tensor(normalize_image(image_of(s), mean_, std_, max_pixel_), false);
 }
 
 void Rescale::apply(Sample& s, Rng&) const {
@@ -39,9 +37,7 @@ void Rescale::apply(Sample& s, Rng&) const {
   Tensor t = empty({img.height, img.width, img.channels});
   float* d = t.data<float>();
   for (size_t i = 0; i < img.pixels.size(); ++i) d[i] = static_cast<float>(img.pixels[i]) * scale_;
-  s.tensor = t;
-  s.image = Image();
-  s.chw = false;
+  s.set_tensor(t, false);
 }
 
 void ToTensor::apply(Sample& s, Rng&) const {
@@ -50,7 +46,7 @@ void ToTensor::apply(Sample& s, Rng&) const {
     s.chw = true;
     return;
   }
-  const Image& img = s.image;
+  const Image& img = s.current();
   const int c = img.channels;
   const size_t plane = static_cast<size_t>(img.height) * img.width;
   const uint8_t* src = img.pixels.data();
@@ -59,16 +55,14 @@ void ToTensor::apply(Sample& s, Rng&) const {
     float* d = t.data<float>();
     for (size_t p = 0; p < plane; ++p)
       for (int i = 0; i < c; ++i) d[static_cast<size_t>(i) * plane + p] = static_cast<float>(src[p * c + i]) / 255.0f;
-    s.tensor = t;
+    s.set_tensor(t, true);
   } else {
     Tensor t = empty({c, img.height, img.width}, DType::UInt8);
     uint8_t* d = t.data<uint8_t>();
     for (size_t p = 0; p < plane; ++p)
       for (int i = 0; i < c; ++i) d[static_cast<size_t>(i) * plane + p] = src[p * c + i];
-    s.tensor = t;
+    s.set_tensor(t, true);
   }
-  s.image = Image();
-  s.chw = true;
 }
 
 }  // namespace ember

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#if defined(__SSSE3__)
+#include <immintrin.h>
+#endif
 
 #include "engine/error.h"
 
@@ -163,8 +166,9 @@ LinearAxis cv_linear_axis(int in, int out, bool area) {
 }
 
 template <int C>
-void cv_horizontal(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis& ax) {
-  for (int x = 0; x < ow; ++x, d += C) {
+void cv_horizontal(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis& ax, int x0 = 0) {
+  d += int64_t{x0} * C;
+  for (int x = x0; x < ow; ++x, d += C) {
     const int o = ax.ofs[static_cast<size_t>(x)], o1 = std::min(o + 1, in_w - 1);
     const int w0 = ax.a0[static_cast<size_t>(x)], w1 = ax.a1[static_cast<size_t>(x)];
     const uint8_t* p0 = s + o * C;
@@ -173,12 +177,33 @@ void cv_horizontal(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis&
   }
 }
 
+// The RGB horizontal pass, one output pixel per few vector instructions:
+// an 8-byte load holds the two source pixels, a byte shuffle widens them to
+// (r0, r1, g0, g1, b0, b1) in 16 bits and pmaddwd with the (w0, w1) pair
+// gives the three sums (the same integers as cv_horizontal). The 16-byte
+// store's fourth int is rewritten by the next pixel, so `d` has one spare
+// int at its end; pixels whose load would pass the row's end (a suffix,
+// since offsets only grow) go through the scalar loop.
+void cv_horizontal_rgb(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis& ax) {
+  int x = 0;
+#if defined(__SSSE3__)
+  const __m128i widen = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  for (; x < ow && ax.ofs[static_cast<size_t>(x)] + 3 <= in_w; ++x) {
+    const __m128i px = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 3 * ax.ofs[static_cast<size_t>(x)]));
+    const __m128i w = _mm_set1_epi32((ax.a1[static_cast<size_t>(x)] << 16) | static_cast<uint16_t>(ax.a0[static_cast<size_t>(x)]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * x), _mm_madd_epi16(_mm_shuffle_epi8(px, widen), w));
+  }
+#endif
+  cv_horizontal<3>(s, d, ow, in_w, ax, x);
+}
+
 Image resize_cv_linear(const Image& src, int oh, int ow, bool area) {
   const int c = src.channels;
   LinearAxis ax = cv_linear_axis(src.width, ow, area), ay = cv_linear_axis(src.height, oh, area);
   const int64_t n = int64_t{ow} * c;
   // Horizontal pass of a source row into ints scaled by 2^11; two rows kept.
-  std::vector<int> rows[2] = {std::vector<int>(static_cast<size_t>(n)), std::vector<int>(static_cast<size_t>(n))};
+  // One spare int per row for cv_horizontal_rgb's last store.
+  std::vector<int> rows[2] = {std::vector<int>(static_cast<size_t>(n) + 1), std::vector<int>(static_cast<size_t>(n) + 1)};
   int cached[2] = {-1, -1};
   auto hrow = [&](int sy, int slot) {
     if (cached[slot] == sy) return;
@@ -195,7 +220,7 @@ Image resize_cv_linear(const Image& src, int oh, int ow, bool area) {
     const uint8_t* s = src.row(sy);
     int* d = rows[slot].data();
     if (c == 3)
-      cv_horizontal<3>(s, d, ow, src.width, ax);
+      cv_horizontal_rgb(s, d, ow, src.width, ax);
     else if (c == 1)
       cv_horizontal<1>(s, d, ow, src.width, ax);
     else

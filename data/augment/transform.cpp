@@ -7,16 +7,13 @@
 
 namespace ember {
 
-Image& Transform::image_of(Sample& s) const {
+const Image& Transform::image_of(const Sample& s) const {
   if (s.is_tensor())
     fail("augment", name_, " needs an 8-bit image but runs after Normalize/ToTensor/Rescale; move it earlier");
-  return s.image;
+  return s.current();
 }
 
-void ImageTransform::apply(Sample& s, Rng& rng) const {
-  Image& img = image_of(s);
-  img = apply_image(img, rng);
-}
+void ImageTransform::apply(Sample& s, Rng& rng) const { s.set_image(apply_image(image_of(s), rng)); }
 
 void Compose::apply(Sample& s, Rng& rng) const {
   for (const TransformPtr& op : ops_) (*op)(s, rng);
@@ -60,14 +57,24 @@ void SomeOf::apply(Sample& s, Rng& rng) const {
   for (size_t i : chosen) ops_[i]->apply(s, rng);
 }
 
-Sample Pipeline::run(Image image, Rng& rng) const {
+Sample Pipeline::run(const Image& image, Rng& rng) const {
+  Sample s;
+  s.lent = &image;
+  (*root_)(s, rng);
+  if (s.lent) s.set_image(*s.lent);  // no op wrote a result: the caller still owns the input
+  return s;
+}
+
+Sample Pipeline::run(Image&& image, Rng& rng) const {
   Sample s;
   s.image = std::move(image);
   (*root_)(s, rng);
   return s;
 }
 
-Tensor Pipeline::operator()(Image image, Rng& rng) const { return sample_to_tensor(run(std::move(image), rng)); }
+Tensor Pipeline::operator()(const Image& image, Rng& rng) const { return sample_to_tensor(run(image, rng)); }
+
+Tensor Pipeline::operator()(Image&& image, Rng& rng) const { return sample_to_tensor(run(std::move(image), rng)); }
 
 Tensor sample_to_tensor(Sample s) { return s.is_tensor() ? s.tensor : image_to_tensor(s.image); }
 

@@ -19,11 +19,26 @@ namespace ember {
 
 struct Sample {
   Image image;
+  // The caller's image, lent by Pipeline::run(const Image&): ops read it in
+  // place of `image` until the first one writes a result, so an op pays for
+  // its own output only, never for a defensive copy of its input.
+  const Image* lent = nullptr;
   // Set by Normalize / Rescale (float32 [H, W, C]) or ToTensor ([C, H, W]);
   // from then on `image` is empty.
   Tensor tensor;
   bool chw = false;
   bool is_tensor() const { return tensor.defined(); }
+  const Image& current() const { return lent ? *lent : image; }
+  void set_image(Image img) {
+    image = std::move(img);
+    lent = nullptr;
+  }
+  void set_tensor(Tensor t, bool is_chw) {
+    tensor = std::move(t);
+    chw = is_chw;
+    image = Image();
+    lent = nullptr;
+  }
 };
 
 class Transform {
@@ -41,7 +56,7 @@ class Transform {
 
  protected:
   // The sample's image; throws naming the op if it is already a tensor.
-  Image& image_of(Sample& s) const;
+  const Image& image_of(const Sample& s) const;
 
  private:
   std::string name_;
@@ -99,8 +114,11 @@ class Pipeline {
  public:
   Pipeline() : root_(std::make_shared<Compose>(std::vector<TransformPtr>{})) {}
   explicit Pipeline(std::shared_ptr<const Compose> root) : root_(std::move(root)) {}
-  Sample run(Image image, Rng& rng) const;
-  Tensor operator()(Image image, Rng& rng) const;
+  // The image is only read: the first op that runs writes a new one.
+  Sample run(const Image& image, Rng& rng) const;
+  Sample run(Image&& image, Rng& rng) const;
+  Tensor operator()(const Image& image, Rng& rng) const;
+  Tensor operator()(Image&& image, Rng& rng) const;
   const Compose& root() const { return *root_; }
 
  private:

@@ -45,6 +45,21 @@ TEST(Flips, ExactAgainstBoth) {
   }
 }
 
+// hflip's vector path moves five RGB pixels at a time and leaves the ends to
+// a scalar loop: every width from 1 to 40 against a pixel-by-pixel reversal.
+TEST(Flips, HorizontalEveryWidth) {
+  Rng rng(5);
+  for (int c : {1, 3, 4})
+    for (int w = 1; w <= 40; ++w) {
+      Image img(3, w, c), want(3, w, c);
+      for (uint8_t& v : img.pixels) v = static_cast<uint8_t>(rng.next() >> 56);
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < w; ++x)
+          for (int ch = 0; ch < c; ++ch) want.at(y, x, ch) = img.at(y, w - 1 - x, ch);
+      EXPECT_EQ(hflip(img).pixels, want.pixels) << "width " << w << ", " << c << " channels";
+    }
+}
+
 TEST(Crops, ExactAgainstBoth) {
   EMBER_NEED_SHARED_DATA();
   EMBER_NEED_ORACLE(albu());

@@ -53,6 +53,26 @@ TEST(PipelineConfig, SeedPipelineRunsAndIsReproducible) {
   EXPECT_GT(relative_error(x, z), 0.0);
 }
 
+// Pipeline::run(const Image&) lends the image to the first op instead of
+// copying it: the caller's image is unchanged and the result is the one
+// run(Image&&) gives; with no op run the result is a copy of the input.
+TEST(PipelineConfig, LentImageIsReadNotChanged) {
+  Image img(6, 7, 3);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>(i * 37);
+  const Image before = img;
+  Pipeline p = parse_pipeline(json::parse(R"([{"op": "HorizontalFlip", "p": 1}, {"op": "VerticalFlip", "p": 1}])"), "test");
+  Rng r1(4), r2(4);
+  Sample lent = p.run(img, r1), owned = p.run(Image(img), r2);
+  EXPECT_EQ(img.pixels, before.pixels);
+  EXPECT_EQ(lent.image.pixels, owned.image.pixels);
+  EXPECT_EQ(lent.lent, nullptr);
+  Pipeline none = parse_pipeline(json::parse(R"([{"op": "HorizontalFlip", "p": 0}])"), "test");
+  Rng r3(4);
+  Sample copy = none.run(img, r3);
+  EXPECT_EQ(copy.image.pixels, before.pixels);
+  EXPECT_EQ(copy.lent, nullptr);
+}
+
 TEST(PipelineConfig, FileShapesJsonAndYaml) {
   const std::string list = temp_file("list.json", kSeedPipeline);
   const std::string split = temp_file("split.json", std::string(R"({"train": )") + kSeedPipeline + R"(, "val": [{"op": "CenterCrop", "height": 10, "width": 10}]})");

@@ -30,13 +30,11 @@ class TwoViews final : public Transform {
  public:
   explicit TwoViews(Pipeline view) : Transform("TwoViews", 1.0), view_(std::move(view)) {}
   void apply(Sample& s, Rng& rng) const override {
-    Image image = image_of(s);
+    const Image& image = image_of(s);
     Tensor a = view_(image, rng), b = view_(image, rng);
     EMBER_CHECK(a.dim() == 3 && a.shape() == b.shape() && a.is_floating_point(), "simclr",
                 "the view pipeline must end in ToTensor and give one shape, got ", a.shape(), " and ", b.shape());
-    s.image = Image();
-    s.tensor = cat({a, b}, 0);
-    s.chw = true;
+    s.set_tensor(cat({a, b}, 0), true);
   }
 
  private:
