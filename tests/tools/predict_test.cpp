@@ -141,7 +141,7 @@ void expect_same_predictions(const Reference& ref) {
 
 // `ember predict --top 5` on the photos: per photo, its lines "  1. 282  tiger cat  69.739%".
 std::map<std::string, std::vector<ClassProb>> ember_predict(const std::string& model, const std::string& npz) {
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "ember";
+  const std::filesystem::path exe = ember_program();
   std::map<std::string, std::vector<ClassProb>> out;
   if (!std::filesystem::exists(exe)) {
     ADD_FAILURE() << exe << " is not built";

@@ -71,6 +71,11 @@ inline std::filesystem::path test_folder(const std::string& name) {
   return p;
 }
 
+// The `ember` program of this build (tests run from build/tests/, it is in build/).
+inline std::filesystem::path ember_program() {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "ember";
+}
+
 inline bool oracle_required() {
   const char* r = std::getenv("EMBER_REQUIRE_ORACLE");
   return r && std::string(r) == "1";

@@ -6,7 +6,9 @@ time: above 1 means Ember is faster). With --write, the table replaces its
 section of docs/benchmarks.md.
 
 Suites:  ops     conv2d fwd+bwd on ResNet-18's layers, a small-CNN training step
-         models  batch-1 inference and a batch-16 training step of five models
+         models  batch-1 inference and a batch-16 training step of five models:
+                 hands over to tools/bench/compare_models.py (which also runs
+                 ONNX Runtime and reports memory; use it directly for its options)
 
 Usage: tools/bench/compare_cpu.py [--suite ops|models] [--threads N] [--build build] [--write]
 """
@@ -14,10 +16,10 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
+
+from bench_report import cpu_name, write_section
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -28,16 +30,6 @@ def run(cmd, env):
     return {r["name"]: r["ms"] for r in (json.loads(line) for line in out.splitlines() if line.startswith("{"))}
 
 
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -46,18 +38,16 @@ def main():
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--suite", choices=["ops", "models"], default="ops")
     args = ap.parse_args()
+    if args.suite == "models":
+        cmd = [sys.executable, os.path.join(HERE, "compare_models.py"), "--device", "cpu", "--threads",
+               str(args.threads), "--ember", os.path.join(args.build, "ember"), "--python", args.python]
+        sys.exit(subprocess.run(cmd + (["--write"] if args.write else [])).returncode)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    if args.suite == "ops":
-        shapes = os.path.join(HERE, "bench_shapes.json")
-        ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
-        torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
-        title = "## CPU: conv2d and a small-CNN training step"
-        detail = "fwd+bwd at batch 8 for the convolutions, median of 3-20 runs after 2 warm-ups"
-    else:
-        ember = run([os.path.join(args.build, "cpu_models_bench"), str(args.threads)], env)
-        torch = run([args.python, os.path.join(HERE, "torch_cpu_models.py"), str(args.threads)], env)
-        title = "## CPU: whole models, inference and training"
-        detail = "224x224, inference at batch 1, an SGD training step at batch 16, median after a warm-up"
+    shapes = os.path.join(HERE, "bench_shapes.json")
+    ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
+    torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
+    title = "## CPU: conv2d and a small-CNN training step"
+    detail = "fwd+bwd at batch 8 for the convolutions, median of 3-20 runs after 2 warm-ups"
     torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
                                    text=True).stdout.strip()
     rows = ["| work | Ember ms | PyTorch ms | speed vs PyTorch |", "|---|---:|---:|---:|"]
@@ -78,12 +68,7 @@ def main():
     table = header + "\n".join(rows) + f"\n\nGeometric mean of the ratios: {geo:.2f}x\n"
     print(table)
     if args.write:
-        path = os.path.join(ROOT, "docs", "benchmarks.md")
-        text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-        pattern = re.compile(re.escape(title) + r"\n.*?(?=\n## |\Z)", re.S)
-        text = pattern.sub(table.rstrip("\n"), text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + table
-        open(path, "w").write(text)
-        print(f"wrote {path}", file=sys.stderr)
+        write_section(title, table[len(title):])
 
 
 if __name__ == "__main__":

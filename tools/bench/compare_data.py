@@ -11,11 +11,11 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import re
 import subprocess
 import sys
 import tempfile
+
+from bench_report import cpu_name, write_section
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROWS = ["Decode (JPEG)", "Resize 256", "Resize 256 (no antialias)", "HorizontalFlip", "VerticalFlip", "RandomRotate90",
@@ -31,16 +31,6 @@ def run(cmd, out):
     subprocess.run(cmd, check=True, env=env)
     with open(out) as f:
         return json.load(f)
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def table(ember, albu, tv, n):
@@ -92,19 +82,10 @@ def main():
               "transpose stands in), MotionBlur, OpticalDistortion and GaussNoise (its pipeline uses "
               "RandomApply(GaussianBlur(7)) instead of the OneOf). Run `python3 tools/bench/compare_data.py --write` "
               "to refresh.")
-    section = f"## Data pipeline\n\n{header}\n\n{t}\n"
-    print(section)
+    body = f"{header}\n\n{t}\n"
+    print(f"## Data pipeline\n\n{body}")
     if a.write:
-        path = os.path.join(REPO, "docs", "benchmarks.md")
-        text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-        pattern = re.compile(r"^## Data pipeline\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(text):
-            text = pattern.sub(section + "\n", text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        with open(path, "w") as f:
-            f.write(text)
-        print(f"wrote the Data pipeline section of {path}", file=sys.stderr)
+        write_section("## Data pipeline", body)
 
 
 if __name__ == "__main__":

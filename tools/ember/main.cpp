@@ -10,21 +10,9 @@
 #include "engine/error.h"
 #include "engine/threads.h"
 #include "tools/ember/commands.h"
+#include "tools/lib/edit_distance.h"
 
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 // For each unknown "--flag" in CLI11's message, the closest flag of the
 // subcommand that was used: "did you mean --epochs?".
@@ -35,17 +23,11 @@ void suggest_flags(CLI::App& app, const std::string& message) {
   for (std::string w; words >> w;) {
     if (w.rfind("--", 0) != 0) continue;
     std::string word = w.substr(0, w.find('='));
-    std::string best;
-    size_t best_d = 4;
+    std::vector<std::string> flags;
     for (const CLI::Option* opt : scope->get_options()) {
-      for (const std::string& name : opt->get_lnames()) {
-        size_t d = edit_distance(word, "--" + name);
-        if (d < best_d) {
-          best_d = d;
-          best = "--" + name;
-        }
-      }
+      for (const std::string& name : opt->get_lnames()) flags.push_back("--" + name);
     }
+    std::string best = ember::closest_name(word, flags, 3);
     if (!best.empty()) std::fprintf(stderr, "ember: %s is not an option; did you mean %s?\n", word.c_str(), best.c_str());
   }
 }

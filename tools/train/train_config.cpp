@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "tools/lib/edit_distance.h"
 
 namespace ember {
 
@@ -102,19 +103,6 @@ const ConfigOption* find_option(const std::string& key) {
     if (o.key == key) return &o;
   }
   return nullptr;
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 std::string suggestion(const std::string& key) {
