@@ -7,6 +7,10 @@
 #include <cmath>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "engine/error.h"
 
 namespace ember {
@@ -82,7 +86,8 @@ struct HsvTables {
   std::vector<uint8_t> p;    // hsv_to_rgb's p: [v 256][s 256]
   std::array<int, 256> i6;   // floor(h * 6 / 255)
   std::array<float, 256> f6; // its fraction
-  HsvTables() : hue(3 * 2 * 256 * 256), sat(256 * 256), p(256 * 256) {
+  // hue and sat have 3 spare bytes at the end for 4-byte gathers.
+  HsvTables() : hue(3 * 2 * 256 * 256 + 3), sat(256 * 256 + 3), p(256 * 256) {
     uint8_t hsv[3];
     for (int cr = 1; cr < 256; ++cr)
       for (int x = 0; x <= cr; ++x) {
@@ -118,27 +123,6 @@ const HsvTables& hsv_tables() {
   return t;
 }
 
-// rgb_to_hsv through the tables (identical results).
-inline void rgb_to_hsv_fast(const HsvTables& T, const uint8_t* in, uint8_t* out) {
-  const int r = in[0], g = in[1], b = in[2];
-  const int maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b)), cr = maxc - minc;
-  out[2] = static_cast<uint8_t>(maxc);
-  if (cr == 0) {
-    out[0] = out[1] = 0;
-    return;
-  }
-  int branch, m, x;
-  if (r == maxc) {
-    branch = 0, m = b == minc ? 0 : 1, x = maxc - (m == 0 ? g : b);
-  } else if (g == maxc) {
-    branch = 1, m = b == minc ? 0 : 1, x = maxc - (m == 0 ? r : b);
-  } else {
-    branch = 2, m = g == minc ? 0 : 1, x = maxc - (m == 0 ? r : g);
-  }
-  out[0] = T.hue[((static_cast<size_t>(branch) * 2 + m) * 256 + x) * 256 + cr];
-  out[1] = T.sat[static_cast<size_t>(maxc) * 256 + cr];
-}
-
 inline void hsv_to_rgb(const HsvTables& T, int h, int s, int v, uint8_t* out) {
   if (s == 0) {
     out[0] = out[1] = out[2] = static_cast<uint8_t>(v);
@@ -159,6 +143,315 @@ inline void hsv_to_rgb(const HsvTables& T, int h, int s, int v, uint8_t* out) {
   }
 }
 
+// What hsv_to_rgb needs from a hue byte h, for the branch-free form: PIL's
+// sector i = floor(6h / 255) mod 6 decides which of v, p and the third
+// value (q in odd sectors, t in even ones) lands in which channel, and f is
+// the fraction in q = round(v (255 - f s) / 255), t = round(v (255 - s + f s) / 255).
+struct HueSector {
+  float f;
+  int32_t odd;       // -1 where the third value is q, 0 where it is t
+  uint8_t shift[3];  // channel c = bits shift[c]..+7 of v | p << 8 | third << 16
+};
+
+struct HueSectors {
+  std::array<HueSector, 256> at;
+  std::array<float, 256> f;        // at[h].f, and
+  std::array<int32_t, 256> packed; // shift[0..2] | odd << 24, for gathers
+  HueSectors() {
+    static constexpr uint8_t shifts[6][3] = {{0, 16, 8}, {16, 0, 8}, {8, 0, 16}, {8, 16, 0}, {16, 8, 0}, {0, 8, 16}};
+    const HsvTables& T = hsv_tables();
+    for (size_t h = 0; h < 256; ++h) {
+      const int i = T.i6[h] % 6;
+      at[h].f = T.f6[h];
+      at[h].odd = (i & 1) ? -1 : 0;
+      for (int c = 0; c < 3; ++c) at[h].shift[c] = shifts[i][c];
+      f[h] = at[h].f;
+      packed[h] = shifts[i][0] | shifts[i][1] << 8 | shifts[i][2] << 16 | (i & 1) << 24;
+    }
+  }
+};
+
+const HueSectors& hue_sectors() {
+  static const HueSectors t;
+  return t;
+}
+
+// The hue table's block (branch * 2 + min position) for each outcome of
+// r >= g, g >= b, r >= b (bits 0, 1, 2), in PIL's order of tests: red is the
+// maximum if it ties, then green; blue is tested for the minimum before
+// green. Grey pixels read the tables' zero column (max - min = 0).
+void hue_blocks(int32_t* block) {
+  for (int k = 0; k < 8; ++k) {
+    const bool ge_rg = k & 1, ge_gb = k & 2, ge_rb = k & 4;
+    int b;
+    if (ge_rg && ge_rb)
+      b = ge_gb ? 0 : 1;
+    else if (!ge_rg && ge_gb)
+      b = ge_rb ? 2 : 3;
+    else
+      b = (ge_rg && !ge_gb) ? 4 : 5;
+    block[k] = b << 16;
+  }
+}
+
+void rgb_to_hsv_scalar(const uint8_t* rgb, uint8_t* hsv, size_t n) {
+  const HsvTables& T = hsv_tables();
+  int32_t block[8];
+  hue_blocks(block);
+  const uint8_t* hue = T.hue.data();
+  const uint8_t* sat = T.sat.data();
+  for (size_t i = 0; i < n; ++i, rgb += 3, hsv += 3) {
+    // hue = table[block][max - middle][max - min], sat = table[max][max - min]
+    const uint32_t r = rgb[0], g = rgb[1], b = rgb[2];
+    const uint32_t maxc = std::max(r, std::max(g, b)), minc = std::min(r, std::min(g, b));
+    const uint32_t cr = maxc - minc, x = maxc - (r + g + b - maxc - minc);
+    const uint32_t k = static_cast<uint32_t>(r >= g) | static_cast<uint32_t>(g >= b) << 1 | static_cast<uint32_t>(r >= b) << 2;
+    hsv[0] = hue[static_cast<uint32_t>(block[k]) + (x << 8) + cr];
+    hsv[1] = sat[(maxc << 8) + cr];
+    hsv[2] = static_cast<uint8_t>(maxc);
+  }
+}
+
+// PIL's q and t are round(num / 255) of num = v (255 - f s) or v (255 - s + f s),
+// with f s a float >= 1/85 (or 0), hence a multiple of 2^-30: num is exact in
+// a double (and, in units of 2^-30, an integer below 2^46), and its quotient
+// by 255 is either a half exactly or at least 2^-39 from one, so PIL's double
+// division rounds as exact integer arithmetic does.
+// p = round(v (255 - s) / 255) never ties (2 v (255 - s) is even, 255 odd).
+void hsv_to_rgb_scalar(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift) {
+  const HueSectors& H = hue_sectors();
+  for (size_t i = 0; i < n; ++i, hsv += 3, rgb += 3) {
+    const HueSector& e = H.at[static_cast<uint8_t>(hsv[0] + hue_shift)];
+    const int64_t s = hsv[1], v = hsv[2];
+    const int64_t fs30 = static_cast<int64_t>(e.f * static_cast<float>(s) * 1073741824.f);
+    // odd: 255 - f s; even: 255 - s + f s (in units of 2^-30)
+    const int64_t w30 = ((255 - (s & ~static_cast<int64_t>(e.odd))) << 30) + ((fs30 ^ e.odd) - e.odd);
+    const uint32_t third = static_cast<uint32_t>(((v * w30 + (int64_t{255} << 29)) >> 30) / 255);
+    const uint32_t p = static_cast<uint32_t>((2 * v * (255 - s) + 255) / 510);
+    const uint32_t w = static_cast<uint32_t>(v) | p << 8 | third << 16;
+    rgb[0] = static_cast<uint8_t>(w >> e.shift[0]);
+    rgb[1] = static_cast<uint8_t>(w >> e.shift[1]);
+    rgb[2] = static_cast<uint8_t>(w >> e.shift[2]);
+  }
+}
+
+#if defined(__AVX2__)
+// Eight pixels at a time, one per 32-bit lane: the same arithmetic as the
+// scalar forms, with table reads as gathers. Pixels 0-3 travel in the low
+// 128-bit half, 4-7 in the high half, as 12 bytes each.
+constexpr size_t kSimd = 8;
+
+// Loads 8 packed triples (reads 28 bytes) as three vectors of 32-bit lanes.
+inline void load8(const uint8_t* p, __m256i& a, __m256i& b, __m256i& c) {
+  const __m256i x = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 12)), 1);
+  const __m256i ka = _mm256_setr_epi8(0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1,
+                                      0, -1, -1, -1, 3, -1, -1, -1, 6, -1, -1, -1, 9, -1, -1, -1);
+  a = _mm256_shuffle_epi8(x, ka);
+  b = _mm256_shuffle_epi8(x, _mm256_add_epi8(ka, _mm256_set1_epi32(1)));
+  c = _mm256_shuffle_epi8(x, _mm256_add_epi8(ka, _mm256_set1_epi32(2)));
+}
+
+// Stores three vectors of bytes in 32-bit lanes as 8 packed triples
+// (writes 28 bytes; the last 4 are scratch).
+inline void store8(uint8_t* p, __m256i a, __m256i b, __m256i c) {
+  const __m256i w = _mm256_or_si256(a, _mm256_or_si256(_mm256_slli_epi32(b, 8), _mm256_slli_epi32(c, 16)));
+  const __m256i k = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                     0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m256i x = _mm256_shuffle_epi8(w, k);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(x));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 12), _mm256_extracti128_si256(x, 1));
+}
+
+struct Rgb2HsvSimd {
+  const uint8_t* hue = hsv_tables().hue.data();
+  const uint8_t* sat = hsv_tables().sat.data();
+  __m256i block;
+  Rgb2HsvSimd() {
+    alignas(32) int32_t b[8];
+    hue_blocks(b);
+    block = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
+  }
+  // hue = table[block][max - middle][max - min], sat = table[max][max - min]
+  // (r, g, b) in, (h, s, v) out
+  void operator()(__m256i& x0, __m256i& x1, __m256i& x2) const {
+    const __m256i r = x0, g = x1, b = x2;
+    const __m256i maxc = _mm256_max_epi32(r, _mm256_max_epi32(g, b)), minc = _mm256_min_epi32(r, _mm256_min_epi32(g, b));
+    const __m256i cr = _mm256_sub_epi32(maxc, minc);
+    const __m256i x = _mm256_sub_epi32(_mm256_add_epi32(_mm256_add_epi32(maxc, maxc), minc),
+                                       _mm256_add_epi32(r, _mm256_add_epi32(g, b)));  // max - middle
+    // k = (r >= g) | (g >= b) << 1 | (r >= b) << 2, from the "greater than" masks
+    const __m256i gt = _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi32(g, r), _mm256_set1_epi32(1)),
+                                       _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi32(b, g), _mm256_set1_epi32(2)),
+                                                       _mm256_and_si256(_mm256_cmpgt_epi32(b, r), _mm256_set1_epi32(4))));
+    const __m256i k = _mm256_xor_si256(gt, _mm256_set1_epi32(7));
+    const __m256i hi = _mm256_add_epi32(_mm256_permutevar8x32_epi32(block, k), _mm256_add_epi32(_mm256_slli_epi32(x, 8), cr));
+    const __m256i si = _mm256_add_epi32(_mm256_slli_epi32(maxc, 8), cr);
+    const __m256i m = _mm256_set1_epi32(255);
+    x0 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(hue), hi, 1), m);
+    x1 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(sat), si, 1), m);
+    x2 = maxc;
+  }
+};
+
+struct Hsv2RgbSimd {
+  const HueSectors& H = hue_sectors();
+  __m256i shift;
+  explicit Hsv2RgbSimd(int hue_shift) : shift(_mm256_set1_epi32(hue_shift)) {}
+  // third = floor(num / 255 + 1/2), num = v * (odd ? 255 - f s : 255 - s + f s), in doubles (exact)
+  static __m128i third4(__m128 fs, __m128i s, __m128i v, __m128i odd) {
+    const __m256d sign = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(odd), 63));
+    const __m128i base = _mm_sub_epi32(_mm_set1_epi32(255), _mm_andnot_si128(odd, s));
+    const __m256d w = _mm256_add_pd(_mm256_cvtepi32_pd(base), _mm256_xor_pd(_mm256_cvtps_pd(fs), sign));
+    const __m256d num = _mm256_mul_pd(_mm256_cvtepi32_pd(v), w);
+    const __m256d q = _mm256_floor_pd(_mm256_add_pd(_mm256_div_pd(num, _mm256_set1_pd(255.0)), _mm256_set1_pd(0.5)));
+    return _mm256_cvttpd_epi32(q);
+  }
+  // (h, s, v) in, (r, g, b) out
+  void operator()(__m256i& x0, __m256i& x1, __m256i& x2) const {
+    const __m256i h = x0, s = x1, v = x2;
+    const __m256i m = _mm256_set1_epi32(255);
+    const __m256i hs = _mm256_and_si256(_mm256_add_epi32(h, shift), m);
+    const __m256 f = _mm256_i32gather_ps(H.f.data(), hs, 4);
+    const __m256i info = _mm256_i32gather_epi32(H.packed.data(), hs, 4);
+    const __m256 fs = _mm256_mul_ps(f, _mm256_cvtepi32_ps(s));
+    const __m256i odd = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_srli_epi32(info, 24));  // -1 or 0
+    const __m256i third = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(third4(_mm256_castps256_ps128(fs), _mm256_castsi256_si128(s), _mm256_castsi256_si128(v),
+                                      _mm256_castsi256_si128(odd))),
+        third4(_mm256_extractf128_ps(fs, 1), _mm256_extracti128_si256(s, 1), _mm256_extracti128_si256(v, 1),
+               _mm256_extracti128_si256(odd, 1)),
+        1);
+    // p = floor((v (255 - s) + 127) / 255); z / 255 = (z * 0x8081) >> 23 for z < 2^16
+    const __m256i z = _mm256_add_epi32(_mm256_mullo_epi16(v, _mm256_sub_epi32(m, s)), _mm256_set1_epi32(127));
+    const __m256i p = _mm256_srli_epi32(_mm256_mulhi_epu16(z, _mm256_set1_epi32(0x8081)), 7);
+    const __m256i w = _mm256_or_si256(v, _mm256_or_si256(_mm256_slli_epi32(p, 8), _mm256_slli_epi32(third, 16)));
+    x0 = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(info, m)), m);
+    x1 = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(_mm256_srli_epi32(info, 8), m)), m);
+    x2 = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(_mm256_srli_epi32(info, 16), m)), m);
+  }
+};
+
+// Pixels [0, simd_end(n)) go 8 at a time with 4 bytes to spare after them.
+inline size_t simd_end(size_t n) { return n >= 10 ? (n - 2) / kSimd * kSimd : 0; }
+
+// Maps packed triples in -> out through fn (three vectors, in place), 8 at
+// a time, as far as simd_end(n); returns that count for a scalar tail.
+template <class Fn>
+size_t map_triples8(const uint8_t* in, uint8_t* out, size_t n, const Fn& fn) {
+  const size_t end = simd_end(n);
+  for (size_t i = 0; i < end; i += kSimd) {
+    __m256i a, b, c;
+    load8(in + 3 * i, a, b, c);
+    fn(a, b, c);
+    store8(out + 3 * i, a, b, c);
+  }
+  return end;
+}
+#else
+inline size_t simd_end(size_t) { return 0; }
+#endif
+
+}  // namespace
+
+namespace pil_hsv {
+
+void rgb_to_hsv_reference(const uint8_t* rgb, uint8_t* hsv) { rgb_to_hsv(rgb, hsv); }
+
+void hsv_to_rgb_reference(const uint8_t* hsv, uint8_t* rgb) { hsv_to_rgb(hsv_tables(), hsv[0], hsv[1], hsv[2], rgb); }
+
+void rgb_to_hsv_fast(const uint8_t* rgb, uint8_t* hsv, size_t n) {
+  size_t i = 0;
+#if defined(__AVX2__)
+  i = map_triples8(rgb, hsv, n, Rgb2HsvSimd());
+#endif
+  rgb_to_hsv_scalar(rgb + 3 * i, hsv + 3 * i, n - i);
+}
+
+void hsv_to_rgb_fast(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift) {
+  size_t i = 0;
+#if defined(__AVX2__)
+  i = map_triples8(hsv, rgb, n, Hsv2RgbSimd(hue_shift));
+#endif
+  hsv_to_rgb_scalar(hsv + 3 * i, rgb + 3 * i, n - i, hue_shift);
+}
+
+void rgb_to_hsv_portable(const uint8_t* rgb, uint8_t* hsv, size_t n) { rgb_to_hsv_scalar(rgb, hsv, n); }
+void hsv_to_rgb_portable(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift) {
+  hsv_to_rgb_scalar(hsv, rgb, n, hue_shift);
+}
+
+}  // namespace pil_hsv
+
+namespace {
+
+// PIL's grey of n packed RGB pixels (each byte mapped through lut first
+// when one is given): its sum, or (sum == nullptr) the grey written three
+// times per pixel to out.
+void pil_grey_pixels(const uint8_t* rgb, size_t n, const std::array<uint8_t, 256>* lut, uint64_t* sum, uint8_t* out) {
+  size_t i = 0;
+  uint64_t total = 0;
+#if defined(__AVX2__)
+  alignas(32) int32_t lut32[256];
+  if (lut)
+    for (int v = 0; v < 256; ++v) lut32[v] = (*lut)[static_cast<size_t>(v)];
+  const __m256i wr = _mm256_set1_epi32(19595), wg = _mm256_set1_epi32(38470), wb = _mm256_set1_epi32(7471);
+  __m256i acc = _mm256_setzero_si256();  // 8 sums of at most 2^16 greys each, then flushed
+  const size_t end = simd_end(n);
+  while (i < end) {
+    for (const size_t stop = std::min(end, i + kSimd * 65536); i < stop; i += kSimd) {
+      __m256i r, g, b;
+      load8(rgb + 3 * i, r, g, b);
+      if (lut) {
+        r = _mm256_i32gather_epi32(lut32, r, 4), g = _mm256_i32gather_epi32(lut32, g, 4), b = _mm256_i32gather_epi32(lut32, b, 4);
+      }
+      // (19595 r + 38470 g + 7471 b + 2^15) >> 16
+      const __m256i y = _mm256_srli_epi32(
+          _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(r, wr), _mm256_mullo_epi32(g, wg)),
+                           _mm256_add_epi32(_mm256_mullo_epi32(b, wb), _mm256_set1_epi32(0x8000))),
+          16);
+      if (sum)
+        acc = _mm256_add_epi32(acc, y);
+      else
+        store8(out + 3 * i, y, y, y);
+    }
+    alignas(32) uint32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+    for (uint32_t v : lanes) total += v;
+    acc = _mm256_setzero_si256();
+  }
+#endif
+  for (; i < n; ++i) {
+    const uint8_t* q = rgb + 3 * i;
+    const uint8_t px[3] = {lut ? (*lut)[q[0]] : q[0], lut ? (*lut)[q[1]] : q[1], lut ? (*lut)[q[2]] : q[2]};
+    const int y = pil_grey(px);
+    if (sum)
+      total += static_cast<uint64_t>(y);
+    else
+      out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = static_cast<uint8_t>(y);
+  }
+  if (sum) *sum = total;
+}
+
+// adjust_hue's pass: rgb_to_hsv, hue shift, hsv_to_rgb, pixel by pixel.
+void hue_shift_pixels(const uint8_t* src, uint8_t* dst, size_t n, int shift) {
+  size_t i = 0;
+#if defined(__AVX2__)
+  const Rgb2HsvSimd to_hsv;
+  const Hsv2RgbSimd to_rgb(shift);
+  i = map_triples8(src, dst, n, [&](__m256i& a, __m256i& b, __m256i& c) {
+    to_hsv(a, b, c);
+    to_rgb(a, b, c);
+  });
+#endif
+  uint8_t hsv[3];
+  for (; i < n; ++i) {
+    rgb_to_hsv_scalar(src + 3 * i, hsv, 1);
+    hsv_to_rgb_scalar(hsv, dst + 3 * i, 1, shift);
+  }
+}
+
 }  // namespace
 
 Image adjust_brightness(const Image& src, double factor) {
@@ -175,7 +468,7 @@ Image adjust_contrast(const Image& src, double factor) {
   uint64_t sum = 0;
   const size_t n = static_cast<size_t>(src.height) * src.width;
   if (src.channels == 3) {
-    for (size_t i = 0; i < n; ++i) sum += static_cast<uint64_t>(pil_grey(&src.pixels[3 * i]));
+    pil_grey_pixels(src.pixels.data(), n, nullptr, &sum, nullptr);
   } else {
     for (size_t i = 0; i < n; ++i) sum += src.pixels[i];
   }
@@ -199,7 +492,7 @@ Image adjust_saturation(const Image& src, double factor) {
     const uint8_t* __restrict s = src.row(y);
     uint8_t* __restrict g = grey.data();
     uint8_t* __restrict d = dst.row(y);
-    for (int64_t j = 0; j < n; j += 3) g[j] = g[j + 1] = g[j + 2] = static_cast<uint8_t>(pil_grey(s + j));
+    pil_grey_pixels(s, static_cast<size_t>(src.width), nullptr, nullptr, g);
     for (int64_t j = 0; j < n; ++j) d[j] = blend(g[j], s[j], a);
   }
   return dst;
@@ -215,12 +508,7 @@ Image adjust_hue(const Image& src, double hue_factor) {
   Image dst(src.height, src.width, 3);
   const uint8_t* s = src.pixels.data();
   uint8_t* d = dst.pixels.data();
-  uint8_t hsv[3];
-  const HsvTables& T = hsv_tables();
-  for (size_t i = 0, n = static_cast<size_t>(src.height) * src.width; i < n; ++i, s += 3, d += 3) {
-    rgb_to_hsv_fast(T, s, hsv);
-    hsv_to_rgb(T, (hsv[0] + shift) & 255, hsv[1], hsv[2], d);
-  }
+  hue_shift_pixels(s, d, static_cast<size_t>(src.height) * src.width, shift);
   return dst;
 }
 
@@ -266,10 +554,7 @@ Image color_jitter(const Image& src, const ColorJitterParams& p) {
         const size_t n = static_cast<size_t>(cur->height) * cur->width;
         const uint8_t* s = cur->pixels.data();
         if (cur->channels == 3) {
-          for (size_t i = 0; i < n; ++i, s += 3) {
-            const uint8_t px[3] = {lut[s[0]], lut[s[1]], lut[s[2]]};
-            sum += static_cast<uint64_t>(pil_grey(px));
-          }
+          pil_grey_pixels(s, n, &lut, &sum, nullptr);
         } else {
           for (size_t i = 0; i < n; ++i) sum += lut[s[i]];
         }

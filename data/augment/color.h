@@ -9,8 +9,9 @@
 //               int(f * 255) (mod 256)
 // Blends are computed in float32 as PIL does; values are clipped to
 // [0, 255]. Cost per pixel: 3 table look-ups (brightness, contrast), about
-// 10 float operations (saturation); hue: 3 look-ups in tables of PIL's own
-// conversion results (built once, 450 KB) and about 6 float operations.
+// 10 float operations (saturation); hue: 2 look-ups in tables of PIL's own
+// RGB->HSV results (built once, 450 KB), then HSV->RGB in branch-free
+// integer arithmetic (about 20 operations).
 #pragma once
 
 #include <array>
@@ -34,5 +35,18 @@ struct ColorJitterParams {
   std::array<int, 4> order = {0, 1, 2, 3};
 };
 Image color_jitter(const Image& src, const ColorJitterParams& p);
+
+// PIL's uint8 HSV conversions, exposed so that a test can compare the fast
+// forms adjust_hue uses (AVX2 where built with it, else portable scalar code)
+// with PIL's literal arithmetic over every input. Pixels are packed triples.
+namespace pil_hsv {
+void rgb_to_hsv_reference(const uint8_t* rgb, uint8_t* hsv);  // one pixel
+void hsv_to_rgb_reference(const uint8_t* hsv, uint8_t* rgb);
+void rgb_to_hsv_fast(const uint8_t* rgb, uint8_t* hsv, size_t n);  // n pixels
+// hsv_to_rgb of n pixels with `hue_shift` added to each hue byte (mod 256).
+void hsv_to_rgb_fast(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift);
+void rgb_to_hsv_portable(const uint8_t* rgb, uint8_t* hsv, size_t n);  // the scalar forms
+void hsv_to_rgb_portable(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift);
+}  // namespace pil_hsv
 
 }  // namespace ember

@@ -14,6 +14,7 @@
 //   (float32, same formula).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 
 #include "data/augment/ops.h"
@@ -65,6 +66,51 @@ TEST(Color, Hue) {
       expect_close(mine, a, 16, "hue vs A " + tag);
       EXPECT_LT(mean_abs(mine, a), 3.0) << "hue vs A " << tag << ": mean difference " << mean_abs(mine, a);
     }
+  }
+}
+
+// adjust_hue's fast conversions (SIMD and portable) against PIL's literal
+// arithmetic over every input: all 2^24 RGB triples one way, all 2^24 HSV
+// triples the other (with hue shifts, which only relabel the hue byte), and
+// adjust_hue itself on an image holding every colour.
+TEST(Color, HsvFastEqualsReferenceEverywhere) {
+  std::vector<uint8_t> in(3 * 65536), fast(3 * 65536), portable(3 * 65536);
+  auto same = [](const uint8_t* want, const uint8_t* got) { return std::equal(want, want + 3, got); };
+  for (int hi = 0; hi < 256; ++hi) {
+    for (int j = 0; j < 65536; ++j) {
+      in[3 * j] = static_cast<uint8_t>(hi), in[3 * j + 1] = static_cast<uint8_t>(j >> 8), in[3 * j + 2] = static_cast<uint8_t>(j);
+    }
+    pil_hsv::rgb_to_hsv_fast(in.data(), fast.data(), 65536);
+    pil_hsv::rgb_to_hsv_portable(in.data(), portable.data(), 65536);
+    for (int j = 0; j < 65536; ++j) {
+      uint8_t want[3];
+      pil_hsv::rgb_to_hsv_reference(&in[3 * j], want);
+      ASSERT_TRUE(same(want, &fast[3 * j]) && same(want, &portable[3 * j]))
+          << "rgb_to_hsv of " << int{in[3 * j]} << "," << int{in[3 * j + 1]} << "," << int{in[3 * j + 2]};
+    }
+    for (int shift : {0, 77}) {
+      pil_hsv::hsv_to_rgb_fast(in.data(), fast.data(), 65536, shift);
+      pil_hsv::hsv_to_rgb_portable(in.data(), portable.data(), 65536, shift);
+      for (int j = 0; j < 65536; ++j) {
+        const uint8_t hsv[3] = {static_cast<uint8_t>(hi + shift), in[3 * j + 1], in[3 * j + 2]};
+        uint8_t want[3];
+        pil_hsv::hsv_to_rgb_reference(hsv, want);
+        ASSERT_TRUE(same(want, &fast[3 * j]) && same(want, &portable[3 * j]))
+            << "hsv_to_rgb of " << int{hsv[0]} << "," << int{hsv[1]} << "," << int{hsv[2]};
+      }
+    }
+  }
+  Image all(4096, 4096, 3);
+  for (size_t j = 0; j < all.pixels.size(); ++j) all.pixels[j] = static_cast<uint8_t>(j / 3 >> (16 - 8 * (j % 3)));
+  const double f = -0.21;
+  const int shift = static_cast<uint8_t>(static_cast<int>(f * 255));
+  Image out = adjust_hue(all, f);
+  for (size_t j = 0; j < all.pixels.size(); j += 3) {
+    uint8_t hsv[3], want[3];
+    pil_hsv::rgb_to_hsv_reference(&all.pixels[j], hsv);
+    hsv[0] = static_cast<uint8_t>(hsv[0] + shift);
+    pil_hsv::hsv_to_rgb_reference(hsv, want);
+    ASSERT_TRUE(same(want, &out.pixels[j])) << "adjust_hue of pixel " << j / 3;
   }
 }
 
