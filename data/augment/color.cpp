@@ -386,16 +386,12 @@ void hsv_to_rgb_portable(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shi
 
 namespace {
 
-// PIL's grey of n packed RGB pixels (each byte mapped through lut first
-// when one is given): its sum, or (sum == nullptr) the grey written three
-// times per pixel to out.
-void pil_grey_pixels(const uint8_t* rgb, size_t n, const std::array<uint8_t, 256>* lut, uint64_t* sum, uint8_t* out) {
+// PIL's grey of n packed RGB pixels: its sum, or (sum == nullptr) the grey
+// written three times per pixel to out.
+void pil_grey_pixels(const uint8_t* rgb, size_t n, uint64_t* sum, uint8_t* out) {
   size_t i = 0;
   uint64_t total = 0;
 #if defined(__AVX2__)
-  alignas(32) int32_t lut32[256];
-  if (lut)
-    for (int v = 0; v < 256; ++v) lut32[v] = (*lut)[static_cast<size_t>(v)];
   const __m256i wr = _mm256_set1_epi32(19595), wg = _mm256_set1_epi32(38470), wb = _mm256_set1_epi32(7471);
   __m256i acc = _mm256_setzero_si256();  // 8 sums of at most 2^16 greys each, then flushed
   const size_t end = simd_end(n);
@@ -403,9 +399,6 @@ void pil_grey_pixels(const uint8_t* rgb, size_t n, const std::array<uint8_t, 256
     for (const size_t stop = std::min(end, i + kSimd * 65536); i < stop; i += kSimd) {
       __m256i r, g, b;
       load8(rgb + 3 * i, r, g, b);
-      if (lut) {
-        r = _mm256_i32gather_epi32(lut32, r, 4), g = _mm256_i32gather_epi32(lut32, g, 4), b = _mm256_i32gather_epi32(lut32, b, 4);
-      }
       // (19595 r + 38470 g + 7471 b + 2^15) >> 16
       const __m256i y = _mm256_srli_epi32(
           _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(r, wr), _mm256_mullo_epi32(g, wg)),
@@ -423,9 +416,7 @@ void pil_grey_pixels(const uint8_t* rgb, size_t n, const std::array<uint8_t, 256
   }
 #endif
   for (; i < n; ++i) {
-    const uint8_t* q = rgb + 3 * i;
-    const uint8_t px[3] = {lut ? (*lut)[q[0]] : q[0], lut ? (*lut)[q[1]] : q[1], lut ? (*lut)[q[2]] : q[2]};
-    const int y = pil_grey(px);
+    const int y = pil_grey(rgb + 3 * i);
     if (sum)
       total += static_cast<uint64_t>(y);
     else
@@ -468,7 +459,7 @@ Image adjust_contrast(const Image& src, double factor) {
   uint64_t sum = 0;
   const size_t n = static_cast<size_t>(src.height) * src.width;
   if (src.channels == 3) {
-    pil_grey_pixels(src.pixels.data(), n, nullptr, &sum, nullptr);
+    pil_grey_pixels(src.pixels.data(), n, &sum, nullptr);
   } else {
     for (size_t i = 0; i < n; ++i) sum += src.pixels[i];
   }
@@ -492,7 +483,7 @@ Image adjust_saturation(const Image& src, double factor) {
     const uint8_t* __restrict s = src.row(y);
     uint8_t* __restrict g = grey.data();
     uint8_t* __restrict d = dst.row(y);
-    pil_grey_pixels(s, static_cast<size_t>(src.width), nullptr, nullptr, g);
+    pil_grey_pixels(s, static_cast<size_t>(src.width), nullptr, g);
     for (int64_t j = 0; j < n; ++j) d[j] = blend(g[j], s[j], a);
   }
   return dst;
@@ -552,9 +543,14 @@ Image color_jitter(const Image& src, const ColorJitterParams& p) {
         EMBER_CHECK(p.contrast >= 0, "color_jitter", "contrast must be >= 0");
         uint64_t sum = 0;
         const size_t n = static_cast<size_t>(cur->height) * cur->width;
+        if (cur->channels == 3 && pending) {
+          // One pass for the pending table beats reading it through gathers.
+          flush();
+          for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
+        }
         const uint8_t* s = cur->pixels.data();
         if (cur->channels == 3) {
-          pil_grey_pixels(s, n, &lut, &sum, nullptr);
+          pil_grey_pixels(s, n, &sum, nullptr);
         } else {
           for (size_t i = 0; i < n; ++i) sum += lut[s[i]];
         }
