@@ -1,6 +1,9 @@
 // Tensor basics: dtypes, factories, views and strides, copies, printing.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "tests/support/oracle.h"
 
 namespace ember {
@@ -21,6 +24,21 @@ TEST(Tensor, FactoriesFillValues) {
   EXPECT_EQ(arange(1, 10, 3).to_vector<int64_t>(), (std::vector<int64_t>{1, 4, 7}));
   EXPECT_EQ(scalar_tensor(3.0).dim(), 0);
   EXPECT_DOUBLE_EQ(scalar_tensor(3.0).item(), 3.0);
+}
+
+// Floating scalars as integers truncate and saturate (C++ leaves the plain
+// cast of -inf undefined: the ONNX fuzzer found it through MaxPool's -inf
+// padding value).
+TEST(Scalar, FloatingToIntegerSaturates) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(Scalar(-inf).to_int(), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(Scalar(inf).to<int32_t>(), std::numeric_limits<int32_t>::max());
+  EXPECT_EQ(Scalar(std::nan("")).to<int64_t>(), 0);
+  EXPECT_EQ(Scalar(1e20).to<int8_t>(), 127);
+  EXPECT_EQ(Scalar(-1e20f).to<uint8_t>(), 0);
+  EXPECT_EQ(Scalar(-3.7).to<int>(), -3);
+  EXPECT_EQ(Scalar(-3.7).to_int(), -3);
+  EXPECT_EQ(Scalar(255.9).to<uint8_t>(), 255);
 }
 
 TEST(Tensor, DtypeConversionsRoundTrip) {
