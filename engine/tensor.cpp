@@ -23,8 +23,16 @@ DType Tensor::dtype() const { return checked(impl_).dtype; }
 Device Tensor::device() const { return checked(impl_).storage->device(); }
 const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl_).storage; }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+// wrap_dim lets a 0-d tensor take dim 0 and -1 (for reductions, as PyTorch
+// does), but a 0-d tensor has no size or stride to return.
+int64_t Tensor::size(int64_t d) const {
+  EMBER_CHECK(dim() > 0, "size", "a 0-d tensor has no dimensions (asked for dim ", d, ")");
+  return shape()[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  EMBER_CHECK(dim() > 0, "stride", "a 0-d tensor has no dimensions (asked for dim ", d, ")");
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = checked(impl_);

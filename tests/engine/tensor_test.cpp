@@ -41,6 +41,15 @@ TEST(Scalar, FloatingToIntegerSaturates) {
   EXPECT_EQ(Scalar(255.9).to<uint8_t>(), 255);
 }
 
+// A 0-d tensor has no size(0) (PyTorch raises too); the ONNX fuzzer reached
+// it through Squeeze with axes [0] on a scalar.
+TEST(Tensor, ZeroDimTensorHasNoSizes) {
+  Tensor s = zeros({});
+  expect_error([&] { s.size(0); }, {"0-d tensor", "dim 0"});
+  expect_error([&] { s.stride(-1); }, {"0-d tensor"});
+  EXPECT_EQ(zeros({3}).size(-1), 3);
+}
+
 TEST(Tensor, DtypeConversionsRoundTrip) {
   Tensor x = from_vector<float>({-1.5f, 0.0f, 2.25f, 65504.0f}, {4});
   EXPECT_EQ(x.to(DType::Float16).to(DType::Float32).to_vector<float>(), x.to_vector<float>());
