@@ -61,6 +61,12 @@ TEST(Tensor, DtypeConversionsRoundTrip) {
   // half: 1/3 is 0x3555 = 0.333251953125.
   EXPECT_FLOAT_EQ(scalar_tensor(1.0 / 3).to(DType::Float16).item<float>(), 0.333251953125f);
   EXPECT_EQ(from_vector<uint8_t>({250, 7}, {2}).to(DType::Float32).to_vector<float>(), (std::vector<float>{250, 7}));
+  // Out of range and NaN saturate rather than being undefined (an ONNX fuzzer finding).
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor wild = from_vector<float>({-inf, std::nanf(""), 300.0f, -1e30f, 2.9f}, {5});
+  EXPECT_EQ(wild.to(DType::UInt8).to_vector<uint8_t>(), (std::vector<uint8_t>{0, 0, 255, 0, 2}));
+  EXPECT_EQ(wild.to(DType::Int32).to_vector<int32_t>(),
+            (std::vector<int32_t>{std::numeric_limits<int32_t>::min(), 0, 300, std::numeric_limits<int32_t>::min(), 2}));
 }
 
 TEST(Tensor, ViewsShareStorage) {
