@@ -1,11 +1,17 @@
 // CPU depthwise convolution: each output channel oc reads only input channel
 // oc / multiplier, so the work is a small stencil per plane, done directly:
 //   out[n, oc, oh, ow] = b[oc] + sum_{ki, kj} w[oc, ki, kj] * x[n, c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
-// The innermost loop runs along ow, contiguous in out (and in x when sw == 1),
-// so it vectorises. Threads over (n, oc) planes; the weight gradient is
+// The common square kernels (3x3 and 5x5, stride 1 or 2, no dilation: every
+// depthwise layer of MobileNet and EfficientNet) have a forward specialised at
+// compile time: the plane is copied into a zero-bordered scratch plane, then
+// each output element sums its K*K taps in a register, with the weights in
+// registers and no bounds checks, vectorised along ow. Other shapes take the
+// general path, which adds one tap at a time into the output row (KH*KW
+// passes over it). Threads over (n, oc) planes; the weight gradient is
 // threaded over oc, summing over the batch inside.
-// Cost: 2*KH*KW flops per output element; each plane is read KH*KW times
-// from cache.
+// Cost: 2*KH*KW flops per output element; each input plane is read from
+// memory once (into the scratch, or by the first tap) and KH*KW times from
+// cache; each output element is written once.
 #include <algorithm>
 #include <vector>
 
@@ -23,6 +29,71 @@ inline void valid_columns(int64_t iw0, int64_t sw, int64_t W, int64_t OW, int64_
   hi = std::clamp(hi, lo, OW);
 }
 
+// A K x K kernel with stride S and no dilation. The plane is first copied
+// into the middle of a zero-bordered scratch plane (the padding made real),
+// so every output element sums its K*K taps in a register with no bounds
+// checks, vectorised along ow. The scratch's border is zeroed once per
+// thread and never written again.
+template <class T, int K, int S>
+void forward_plane_fixed(const T* plane, const T* wk, T bias, T* dst, const ConvGeometry& g, T* padded) {
+  const int64_t ph = g.p.pad_h, pw = g.p.pad_w, PW = g.W + 2 * pw;
+  for (int64_t ih = 0; ih < g.H; ++ih) std::copy(plane + ih * g.W, plane + (ih + 1) * g.W, padded + (ih + ph) * PW + pw);
+  T w[K * K];
+  for (int i = 0; i < K * K; ++i) w[i] = wk[i];
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    T* __restrict row = dst + oh * g.OW;
+    const T* __restrict src = padded + oh * S * PW;  // src[ki*PW + ow*S + kj]
+#pragma omp simd
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      T acc = bias;
+      for (int ki = 0; ki < K; ++ki) {
+        for (int kj = 0; kj < K; ++kj) acc += w[ki * K + kj] * src[ki * PW + ow * S + kj];
+      }
+      row[ow] = acc;
+    }
+  }
+}
+
+// The general path: adds one tap at a time into each output row.
+template <class T>
+void forward_plane_general(const T* plane, const T* wk, T bias, T* dst, const ConvGeometry& g, T*) {
+  const auto& p = g.p;
+  std::fill(dst, dst + g.OH * g.OW, bias);
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    T* row = dst + oh * g.OW;
+    for (int64_t ki = 0; ki < g.KH; ++ki) {
+      int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
+      if (ih < 0 || ih >= g.H) continue;
+      const T* src = plane + ih * g.W;
+      for (int64_t kj = 0; kj < g.KW; ++kj) {
+        const T wv = wk[ki * g.KW + kj];
+        int64_t iw0 = kj * p.dilation_w - p.pad_w, lo, hi;
+        valid_columns(iw0, p.stride_w, g.W, g.OW, lo, hi);
+        if (p.stride_w == 1) {
+          const T* s = src + iw0;
+          for (int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * s[ow];
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * src[ow * p.stride_w + iw0];
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+using PlaneForward = void (*)(const T*, const T*, T, T*, const ConvGeometry&, T*);
+
+template <class T>
+PlaneForward<T> choose_plane_forward(const ConvGeometry& g) {
+  const auto& p = g.p;
+  const bool square = g.KH == g.KW && p.stride_h == p.stride_w && p.dilation_h == 1 && p.dilation_w == 1;
+  if (square && g.KH == 3 && p.stride_h == 1) return forward_plane_fixed<T, 3, 1>;
+  if (square && g.KH == 3 && p.stride_h == 2) return forward_plane_fixed<T, 3, 2>;
+  if (square && g.KH == 5 && p.stride_h == 1) return forward_plane_fixed<T, 5, 1>;
+  if (square && g.KH == 5 && p.stride_h == 2) return forward_plane_fixed<T, 5, 2>;
+  return forward_plane_general<T>;
+}
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g) {
@@ -30,33 +101,15 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   const T* w = static_cast<const T*>(weight.data_ptr());
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
   T* y = static_cast<T*>(out.data_ptr());
-  const auto& p = g.p;
+  const PlaneForward<T> plane_forward = choose_plane_forward<T>(g);
+  const bool fixed = plane_forward != forward_plane_general<T>;
+  const size_t padded_elems = fixed ? static_cast<size_t>((g.H + 2 * g.p.pad_h) * (g.W + 2 * g.p.pad_w)) : 0;
   parallel_for(g.N * g.OC, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> padded(padded_elems, T(0));  // this thread's zero-bordered plane
     for (int64_t t = begin; t < end; ++t) {
       int64_t n = t / g.OC, oc = t % g.OC, c = oc / g.OCg;
-      const T* plane = x + (n * g.C + c) * g.H * g.W;
-      const T* wk = w + oc * g.KH * g.KW;
-      T* dst = y + t * g.OH * g.OW;
-      std::fill(dst, dst + g.OH * g.OW, b ? b[oc] : T(0));
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        T* row = dst + oh * g.OW;
-        for (int64_t ki = 0; ki < g.KH; ++ki) {
-          int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* src = plane + ih * g.W;
-          for (int64_t kj = 0; kj < g.KW; ++kj) {
-            const T wv = wk[ki * g.KW + kj];
-            int64_t iw0 = kj * p.dilation_w - p.pad_w, lo, hi;
-            valid_columns(iw0, p.stride_w, g.W, g.OW, lo, hi);
-            if (p.stride_w == 1) {
-              const T* s = src + iw0;
-              for (int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * s[ow];
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * src[ow * p.stride_w + iw0];
-            }
-          }
-        }
-      }
+      plane_forward(x + (n * g.C + c) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : T(0), y + t * g.OH * g.OW, g,
+                    padded.data());
     }
   });
 }

@@ -41,6 +41,18 @@ TEST(Conv2d, GroupsAndDepthwise) {
   check_conv({2, 4, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {2, 2}, {2, 2}, 4);    // channel multiplier 2, dilated
 }
 
+// The specialised 3x3/5x5 forward: wide rows (vectorised interior), odd sizes,
+// no padding, padding wider than the image, images smaller than the kernel.
+TEST(Conv2d, DepthwiseSpecialisedShapes) {
+  check_conv({1, 3, 13, 37}, {3, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
+  check_conv({1, 3, 14, 37}, {3, 1, 3, 3}, true, {2, 2}, {1, 1}, {1, 1}, 3);
+  check_conv({1, 3, 12, 35}, {3, 1, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 3);
+  check_conv({1, 3, 15, 36}, {6, 1, 5, 5}, false, {2, 2}, {0, 0}, {1, 1}, 3);  // no padding, multiplier 2
+  check_conv({2, 2, 2, 3}, {2, 1, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 2);     // image smaller than the kernel
+  check_conv({1, 2, 4, 4}, {2, 1, 3, 3}, false, {2, 2}, {3, 3}, {1, 1}, 2);     // padding wider than the kernel
+  check_conv({1, 2, 1, 1}, {2, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 2);     // 1x1 image (EfficientNet's last stages)
+}
+
 TEST(Conv2d, NonContiguousAndUnbatchedInput) {
   check_op({in::randn({2, 5, 5, 3}), in::randn({4, 3, 3, 3})}, "F.conv2d(a.permute(0, 3, 1, 2), b, padding=1)",
            [](const Inputs& x) { return conv2d(x[0].permute({0, 3, 1, 2}), x[1], Tensor(), {1, 1}, {1, 1}); },
