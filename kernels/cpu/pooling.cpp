@@ -45,6 +45,73 @@ inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1
 
 }  // namespace
 
+namespace {
+
+// Max pooling of one plane. Output columns whose whole window lies inside the
+// image (most of them) go tap by tap over the whole row, branch-free and
+// vectorised along ow; the rest check bounds tap by tap. Both scan the window row by row and keep the first
+// maximum, and a NaN replaces whatever came before it, as in PyTorch.
+template <class T>
+void max_pool_plane(const T* plane, T* y, int64_t* idx, const Planes& s, const Pool2dParams& p) {
+  const int64_t kh = p.kernel_h, kw = p.kernel_w, dh = p.dilation_h, dw = p.dilation_w, sw = p.stride_w;
+  auto bounded = [&](int64_t oh, int64_t ow) {
+    const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * sw - p.pad_w;
+    T best = -std::numeric_limits<T>::infinity();
+    int64_t best_i = -1;
+    for (int64_t ki = 0; ki < kh; ++ki) {
+      int64_t ih = h0 + ki * dh;
+      if (ih < 0 || ih >= s.H) continue;
+      for (int64_t kj = 0; kj < kw; ++kj) {
+        int64_t iw = w0 + kj * dw;
+        if (iw < 0 || iw >= s.W) continue;
+        T v = plane[ih * s.W + iw];
+        if (best_i < 0 || v > best || std::isnan(v)) {
+          best = v;
+          best_i = ih * s.W + iw;
+        }
+      }
+    }
+    y[oh * s.OW + ow] = best;
+    idx[oh * s.OW + ow] = best_i;
+  };
+  // Interior columns: ow*sw - pw >= 0 and ow*sw - pw + (kw-1)*dw < W.
+  const int64_t lo = std::min<int64_t>((p.pad_w + sw - 1) / sw, s.OW);
+  const int64_t span = (kw - 1) * dw;
+  const int64_t hi = std::clamp<int64_t>(s.W - 1 - span + p.pad_w >= 0 ? (s.W - 1 - span + p.pad_w) / sw + 1 : 0, lo, s.OW);
+  for (int64_t oh = 0; oh < s.OH; ++oh) {
+    const int64_t h0 = oh * p.stride_h - p.pad_h;
+    if (h0 < 0 || h0 + (kh - 1) * dh >= s.H) {
+      for (int64_t ow = 0; ow < s.OW; ++ow) bounded(oh, ow);
+      continue;
+    }
+    for (int64_t ow = 0; ow < lo; ++ow) bounded(oh, ow);
+    T* __restrict yr = y + oh * s.OW;
+    int64_t* __restrict ir = idx + oh * s.OW;
+    const T* src = plane + h0 * s.W - p.pad_w;  // the window of ow starts at src[ow*sw]
+    const int64_t base = h0 * s.W - p.pad_w;
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      yr[ow] = src[ow * sw];
+      ir[ow] = base + ow * sw;
+    }
+    for (int64_t ki = 0; ki < kh; ++ki) {
+      for (int64_t kj = 0; kj < kw; ++kj) {
+        if (ki == 0 && kj == 0) continue;
+        const int64_t off = ki * dh * s.W + kj * dw;
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) {
+          const T v = src[ow * sw + off];
+          const bool take = v > yr[ow] || v != v;
+          yr[ow] = take ? v : yr[ow];
+          ir[ow] = take ? base + ow * sw + off : ir[ow];
+        }
+      }
+    }
+    for (int64_t ow = std::max(hi, lo); ow < s.OW; ++ow) bounded(oh, ow);
+  }
+}
+
+}  // namespace
+
 void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
                                     const Pool2dParams& p) {
   Planes s(input, out);
@@ -54,31 +121,7 @@ void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, co
     int64_t* idx = static_cast<int64_t*>(indices.data_ptr());
     parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t pl = begin; pl < end; ++pl) {
-        const T* plane = x + pl * s.H * s.W;
-        for (int64_t oh = 0; oh < s.OH; ++oh) {
-          int64_t h0 = oh * p.stride_h - p.pad_h;
-          for (int64_t ow = 0; ow < s.OW; ++ow) {
-            int64_t w0 = ow * p.stride_w - p.pad_w;
-            T best = -std::numeric_limits<T>::infinity();
-            int64_t best_i = -1;
-            for (int64_t ki = 0; ki < p.kernel_h; ++ki) {
-              int64_t ih = h0 + ki * p.dilation_h;
-              if (ih < 0 || ih >= s.H) continue;
-              for (int64_t kj = 0; kj < p.kernel_w; ++kj) {
-                int64_t iw = w0 + kj * p.dilation_w;
-                if (iw < 0 || iw >= s.W) continue;
-                T v = plane[ih * s.W + iw];
-                if (best_i < 0 || v > best || std::isnan(v)) {  // NaN wins, as in PyTorch
-                  best = v;
-                  best_i = ih * s.W + iw;
-                }
-              }
-            }
-            int64_t o = (pl * s.OH + oh) * s.OW + ow;
-            y[o] = best;
-            idx[o] = best_i;
-          }
-        }
+        max_pool_plane(x + pl * s.H * s.W, y + pl * s.OH * s.OW, idx + pl * s.OH * s.OW, s, p);
       }
     });
   });

@@ -23,6 +23,29 @@ TEST(Pooling, MaxPool) {
   });
 }
 
+// Wide rows take the vectorised interior loop: values and indices, ties
+// (small integers: the first maximum in the window wins) and NaNs (a NaN
+// wins), as PyTorch.
+TEST(Pooling, MaxPoolInteriorTiesAndNaN) {
+  auto with_indices = [](Pair k, Pair st, Pair pad, Pair dil) {
+    return [=](const Inputs& x) {
+      auto [v, i] = max_pool2d_with_indices(x[0], k, st, pad, dil);
+      return std::vector<Tensor>{v, i};
+    };
+  };
+  check_op({in::randn({1, 2, 20, 41})}, "F.max_pool2d(a, 3, 2, 1, return_indices=True)",
+           with_indices({3, 3}, {2, 2}, {1, 1}, {1, 1}));
+  check_op({in::no_grad(in::integers({1, 2, 12, 33}, 0, 3, DType::Float32))},
+           "F.max_pool2d(a, 3, 1, 1, return_indices=True)", with_indices({3, 3}, {1, 1}, {1, 1}, {1, 1}));
+  check_op({in::no_grad(in::integers({1, 1, 13, 35}, 0, 2, DType::Float32))},
+           "F.max_pool2d(a, 2, 2, 0, dilation=2, return_indices=True)", with_indices({2, 2}, {2, 2}, {0, 0}, {2, 2}));
+  std::vector<float> v(1 * 1 * 9 * 30);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 37) % 11);
+  for (size_t i : {40, 41, 100, 133, 200}) v[i] = NAN;
+  check_op({in::given(from_vector(v, {1, 1, 9, 30}))}, "F.max_pool2d(a, 3, 2, 1, return_indices=True)",
+           with_indices({3, 3}, {2, 2}, {1, 1}, {1, 1}));
+}
+
 TEST(Pooling, AvgPool) {
   check_op({in::randn({2, 3, 9, 9})}, "F.avg_pool2d(a, 3, 2, 1)",
            [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); });
