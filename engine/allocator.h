@@ -1,6 +1,7 @@
 // The interface every device's memory allocator implements. The CPU one hands
-// out 64-byte aligned blocks (AVX-512 loads never straddle); the CUDA one is a
-// caching allocator (kernels/cuda). Storage calls these; nothing else should.
+// out 64-byte aligned blocks (AVX-512 loads never straddle) and caches freed
+// blocks of 64 KiB and more (engine/cpu_allocator.cpp); the CUDA one is a
+// caching allocator (engine/cuda). Storage calls these; nothing else should.
 #pragma once
 
 #include <cstddef>
