@@ -7,10 +7,13 @@
 // zero, which cost MobileNetV2's batch-1 inference about a third of its time.
 // Blocks of at least kMinCachedBytes are therefore kept on free and handed out
 // again to requests they fit without wasting more than a quarter of
-// themselves. The cache is bounded (a quarter of physical memory, at most
-// 4 GiB; EMBER_CPU_CACHE_MB overrides, 0 turns it off); past the bound the
-// oldest cached blocks go back to the system, and a failed allocation empties
-// the cache and tries once more.
+// themselves. The cache holds at most as much as the process has ever had
+// live at once (at least 64 MiB): a training loop's next step fits in what
+// its last one freed, while a stream of ever-different sizes (predicting on
+// a folder of photos) cannot pile up dead blocks. Over that, a hard bound of
+// a quarter of physical memory, at most 4 GiB (EMBER_CPU_CACHE_MB overrides
+// it, 0 turns the cache off). Past the bound the oldest cached blocks go back
+// to the system, and a failed allocation empties the cache and tries again.
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +34,7 @@ namespace {
 constexpr size_t kAlignment = 64;
 constexpr size_t kMinCachedBytes = size_t{64} << 10;
 constexpr size_t kPage = size_t{4} << 10;
+constexpr size_t kMinCacheBound = size_t{64} << 20;
 
 size_t default_cache_limit() {
   if (const char* env = std::getenv("EMBER_CPU_CACHE_MB")) {
@@ -58,8 +62,10 @@ class CpuAllocator final : public Allocator {
     }
     if (!p) fail("cpu allocator", "out of host memory allocating ", nbytes, " bytes (", allocated_.load(), " allocated)");
     int64_t now = allocated_.fetch_add(static_cast<int64_t>(nbytes)) + static_cast<int64_t>(nbytes);
-    int64_t peak = peak_.load();
-    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+    for (std::atomic<int64_t>* mark : {&peak_, &high_water_}) {
+      int64_t seen = mark->load();
+      while (now > seen && !mark->compare_exchange_weak(seen, now)) {
+      }
     }
     ++count_;
     return p;
@@ -82,7 +88,8 @@ class CpuAllocator final : public Allocator {
     free_.emplace(size, ptr);
     order_.push_back(ptr);
     cached_ += size;
-    while (cached_ > limit_ && !order_.empty()) release_oldest();
+    const size_t bound = std::min(limit_, std::max(kMinCacheBound, static_cast<size_t>(high_water_.load())));
+    while (cached_ > bound && !order_.empty()) release_oldest();
   }
 
   AllocatorStats stats() const override {
@@ -145,6 +152,7 @@ class CpuAllocator final : public Allocator {
 
   const size_t limit_ = default_cache_limit();
   std::atomic<int64_t> allocated_{0}, peak_{0}, count_{0};
+  std::atomic<int64_t> high_water_{0};  // the most ever live at once (reset_peak leaves it)
   mutable std::mutex mutex_;
   std::multimap<size_t, void*> free_;  // cached blocks by size
   std::deque<void*> order_;            // cached blocks, oldest first

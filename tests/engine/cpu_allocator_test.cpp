@@ -43,6 +43,23 @@ TEST(CpuAllocator, LargeBlocksAreReusedAndCounted) {
   EXPECT_EQ(a.stats().reserved_bytes, a.stats().allocated_bytes);
 }
 
+// Ever-different sizes (decoded photos of a folder) cannot pile up: the
+// cache holds at most the most ever live at once, and at least 64 MiB.
+TEST(CpuAllocator, CacheIsBoundedByTheHighWaterMark) {
+  Allocator& a = cpu_allocator();
+  a.empty_cache();
+  for (int k = 0; k < 200; ++k) {
+    const size_t size = (size_t{1} << 20) + static_cast<size_t>(k) * (size_t{8} << 10);  // each too big for the last
+    void* p = a.allocate(size);
+    a.deallocate(p, size);
+  }
+  const AllocatorStats s = a.stats();
+  // 200 blocks of 1-2.6 MiB were freed; only what fits in 64 MiB stays (the high water here is a few MiB).
+  EXPECT_LE(s.reserved_bytes - s.allocated_bytes, int64_t{64} << 20);
+  EXPECT_GE(s.reserved_bytes - s.allocated_bytes, int64_t{60} << 20);
+  a.empty_cache();
+}
+
 TEST(CpuAllocator, SmallBlocksAreNotCached) {
   Allocator& a = cpu_allocator();
   a.empty_cache();
