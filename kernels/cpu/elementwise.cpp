@@ -16,25 +16,42 @@
 namespace ember {
 namespace {
 
-// sigmoid (or SiLU, x * sigmoid) of n floats, from e = exp(-|x|), which never
-// overflows: 1/(1+e) for x >= 0, e/(1+e) below, so small results keep their
-// relative accuracy (Eigen's logistic() loses it below x = -10). |x| is capped
-// at 87 so that e stays a normal float (arithmetic on subnormals is a hundred
-// times slower); below -87 the result is 0 (SiLU: x * 0, so -inf gives NaN as
-// in PyTorch). Works in blocks whose e stays in L1.
+// The sigmoid paths below share one construction. From e = exp(-|x|), which
+// never overflows, sigmoid is 1/(1+e) for x >= 0 and e/(1+e) below, and
+// 1 - sigmoid the other way round, so neither loses its small values (Eigen's
+// logistic() does below x = -10; 1 - s as a difference would cost x * 6e-8
+// for large x). |x| is capped at 87 so that e stays a normal float
+// (arithmetic on subnormals is a hundred times slower); past it the small one
+// is 0 (so silu(-inf) = -inf * 0 = NaN, as in PyTorch). Blocks of kBlock
+// keep e in L1.
+constexpr int64_t kSigmoidBlock = 512;
+
+// e[j] = exp(-min(|x[j]|, 87)), vectorised by Eigen.
+inline void exp_neg_abs(const float* x, float* e, int64_t m) {
+  Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(x, m).abs().min(87.0f)).exp();
+}
+
+struct SigmoidPair {
+  float s, one_minus_s;
+};
+inline SigmoidPair sigmoid_pair(float x, float e) {
+  const float d = 1.0f / (1.0f + e);
+  const float small = (x < -87.0f || x > 87.0f) ? 0.0f : e * d;
+  return x >= 0.0f ? SigmoidPair{d, small} : SigmoidPair{small, d};
+}
+
+// sigmoid (or SiLU, x * sigmoid) of n floats.
 template <bool kSilu>
 void sigmoid_block(const float* x, float* y, int64_t n) {
-  constexpr int64_t kBlock = 512;
-  alignas(64) float e[kBlock];
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t m = std::min(kBlock, n - b);
+  alignas(64) float e[kSigmoidBlock];
+  for (int64_t b = 0; b < n; b += kSigmoidBlock) {
+    const int64_t m = std::min(kSigmoidBlock, n - b);
     const float* xb = x + b;
     float* yb = y + b;
-    Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(xb, m).abs().min(87.0f)).exp();
+    exp_neg_abs(xb, e, m);
 #pragma omp simd
     for (int64_t j = 0; j < m; ++j) {
-      const float v = xb[j], d = 1.0f / (1.0f + e[j]);
-      const float sig = v >= 0.0f ? d : (v < -87.0f ? 0.0f : e[j] * d);
+      const float v = xb[j], sig = sigmoid_pair(v, e[j]).s;
       if constexpr (kSilu) {
         yb[j] = v * sig;
       } else {
@@ -77,21 +94,15 @@ bool silu_backward_vectorised(const Tensor& out, const Tensor& grad, const Tenso
   const float* x = static_cast<const float*>(input.data_ptr());
   float* y = static_cast<float*>(out.data_ptr());
   parallel_for(out.numel(), 32768, [g, x, y](int64_t begin, int64_t end) {
-    constexpr int64_t kBlock = 512;
-    alignas(64) float e[kBlock];
-    for (int64_t b = begin; b < end; b += kBlock) {
-      const int64_t m = std::min(kBlock, end - b);
-      Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(x + b, m).abs().min(87.0f)).exp();
+    alignas(64) float e[kSigmoidBlock];
+    for (int64_t b = begin; b < end; b += kSigmoidBlock) {
+      const int64_t m = std::min(kSigmoidBlock, end - b);
+      exp_neg_abs(x + b, e, m);
 #pragma omp simd
       for (int64_t j = 0; j < m; ++j) {
-        // s and 1 - s both from e = exp(-|x|), so neither loses its small
-        // values to cancellation (1 - s computed as a difference would cost
-        // x * 6e-8 of absolute error for large x).
-        // Past |x| = 87 the small one is 0 (so +inf gives inf * 0 = NaN, as in PyTorch).
-        const float xv = x[b + j], d = 1.0f / (1.0f + e[j]);
-        const float small = (xv < -87.0f || xv > 87.0f) ? 0.0f : e[j] * d;
-        const float s = xv >= 0.0f ? d : small, one_minus_s = xv >= 0.0f ? small : d;
-        y[b + j] = g[b + j] * s * (1.0f + xv * one_minus_s);
+        const float xv = x[b + j];
+        const SigmoidPair p = sigmoid_pair(xv, e[j]);
+        y[b + j] = g[b + j] * p.s * (1.0f + xv * p.one_minus_s);
       }
     }
   });

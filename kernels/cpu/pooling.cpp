@@ -87,10 +87,9 @@ void max_pool_plane(const T* plane, T* y, int64_t* idx, const Planes& s, const P
     for (int64_t ow = 0; ow < lo; ++ow) bounded(oh, ow);
     T* __restrict yr = y + oh * s.OW;
     int64_t* __restrict ir = idx + oh * s.OW;
-    const T* src = plane + h0 * s.W - p.pad_w;  // the window of ow starts at src[ow*sw]
-    const int64_t base = h0 * s.W - p.pad_w;
+    const int64_t base = h0 * s.W - p.pad_w;  // the window of ow starts at plane[base + ow*sw]
     for (int64_t ow = lo; ow < hi; ++ow) {
-      yr[ow] = src[ow * sw];
+      yr[ow] = plane[base + ow * sw];
       ir[ow] = base + ow * sw;
     }
     for (int64_t ki = 0; ki < kh; ++ki) {
@@ -99,7 +98,7 @@ void max_pool_plane(const T* plane, T* y, int64_t* idx, const Planes& s, const P
         const int64_t off = ki * dh * s.W + kj * dw;
 #pragma omp simd
         for (int64_t ow = lo; ow < hi; ++ow) {
-          const T v = src[ow * sw + off];
+          const T v = plane[base + ow * sw + off];
           const bool take = v > yr[ow] || v != v;
           yr[ow] = take ? v : yr[ow];
           ir[ow] = take ? base + ow * sw + off : ir[ow];
