@@ -60,6 +60,36 @@ TEST(Flips, HorizontalEveryWidth) {
     }
 }
 
+// rot90 and transpose go in one tiled pass per channel count, half a turn
+// as one reversal: every shape up to 37x37 (tiles are 32) against numpy's
+// definition, pixel by pixel.
+TEST(Flips, QuarterTurnsEveryShape) {
+  Rng rng(9);
+  for (int c : {1, 3, 4})
+    for (int h = 1; h <= 37; h += (h < 8 ? 1 : 7))
+      for (int w = 1; w <= 37; w += (w < 8 ? 1 : 5)) {
+        Image img(h, w, c);
+        for (uint8_t& v : img.pixels) v = static_cast<uint8_t>(rng.next() >> 56);
+        std::vector<Image> want(4, Image(w, h, c));
+        want[2] = Image(h, w, c);
+        Image tr(w, h, c);
+        for (int y = 0; y < h; ++y)
+          for (int x = 0; x < w; ++x)
+            for (int ch = 0; ch < c; ++ch) {
+              want[1].at(w - 1 - x, y, ch) = img.at(y, x, ch);  // counter-clockwise
+              want[2].at(h - 1 - y, w - 1 - x, ch) = img.at(y, x, ch);
+              want[3].at(x, h - 1 - y, ch) = img.at(y, x, ch);
+              tr.at(x, y, ch) = img.at(y, x, ch);
+            }
+        want[0] = img;
+        const std::string shape = std::to_string(h) + "x" + std::to_string(w) + "x" + std::to_string(c);
+        for (int k = 0; k < 4; ++k) EXPECT_EQ(rot90(img, k).pixels, want[static_cast<size_t>(k)].pixels) << "k=" << k << " " << shape;
+        EXPECT_EQ(rot90(img, -1).pixels, want[3].pixels) << shape;
+        EXPECT_EQ(transpose_image(img).pixels, tr.pixels) << shape;
+        EXPECT_EQ(rot90(img, 1).height, w);
+      }
+}
+
 TEST(Crops, ExactAgainstBoth) {
   EMBER_NEED_SHARED_DATA();
   EMBER_NEED_ORACLE(albu());
