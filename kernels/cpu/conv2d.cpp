@@ -6,15 +6,19 @@
 // window hangs over the padding). A 1x1 stride-1 convolution skips im2col:
 // the input plane already is col. Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
+// The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
+// and to Eigen for float64 (the gradient checks) or builds without AVX2.
 // Threads: over samples when the batch has at least one per thread (each with
-// its own col buffer), otherwise inside Eigen's GEMM.
+// its own col buffer), otherwise inside the product.
 // Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
 #include <Eigen/Core>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/sgemm.h"
 
 namespace ember {
 namespace {
@@ -161,7 +165,15 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
                                                            Eigen::OuterStride<>(direct ? g.H * g.W : cols));
     Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW, g.OCg, cols,
                                                      Eigen::OuterStride<>(ohw));
-    ym.noalias() = wm * cm;
+    if constexpr (std::is_same_v<T, float>) {
+      if (sgemm_available()) {
+        sgemm(g.OCg, cols, K, {wm.data(), K, 1}, {cm.data(), cm.outerStride(), 1}, {ym.data(), ohw, 1}, false);
+      } else {
+        ym.noalias() = wm * cm;
+      }
+    } else {
+      ym.noalias() = wm * cm;
+    }
     if (b) {
       for (int64_t oc = 0; oc < g.OCg; ++oc) ym.row(oc).array() += b[grp * g.OCg + oc];
     }
@@ -182,16 +194,22 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
       T* gxg = gx + (n * g.C + grp * g.Cg) * g.H * g.W;
       ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
       const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
+      // gx (or col) = W^T x grad_out: W^T is W read with its strides swapped.
+      auto transposed_product = [&](T* dst, const T* gy_rows, int64_t cols) {
+        if constexpr (std::is_same_v<T, float>) {
+          if (sgemm_available()) return sgemm(K, cols, g.OCg, {wm.data(), 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
+        }
+        Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy_rows, g.OCg, cols, Eigen::OuterStride<>(ohw));
+        MapMat<T>(dst, K, cols).noalias() = wm.transpose() * gym;
+      };
       if (direct) {
-        MapMat<T>(gxg, K, ohw).noalias() = wm.transpose() * ConstMapMat<T>(gyg, g.OCg, ohw);
+        transposed_product(gxg, gyg, ohw);
         continue;
       }
       std::fill(gxg, gxg + g.Cg * g.H * g.W, T(0));
       for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
         int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
-        Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gyg + oh0 * g.OW, g.OCg, cols,
-                                                                Eigen::OuterStride<>(ohw));
-        MapMat<T>(col, K, cols).noalias() = wm.transpose() * gym;
+        transposed_product(col, gyg + oh0 * g.OW, cols);
         col2im_add(col, gxg, g, oh0, oh1);
       }
     }
@@ -221,7 +239,15 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
                                                              Eigen::OuterStride<>(direct ? g.H * g.W : cols));
       Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW,
                                                               g.OCg, cols, Eigen::OuterStride<>(ohw));
-      MapMat<T>(acc + grp * g.OCg * K, g.OCg, K).noalias() += gym * cm.transpose();
+      T* acc_g = acc + grp * g.OCg * K;
+      if constexpr (std::is_same_v<T, float>) {
+        // acc += grad_out x col^T: col^T is col read with its strides swapped.
+        if (sgemm_available()) {
+          sgemm(g.OCg, K, cols, {gym.data(), ohw, 1}, {cm.data(), 1, cm.outerStride()}, {acc_g, K, 1}, true);
+          continue;
+        }
+      }
+      MapMat<T>(acc_g, g.OCg, K).noalias() += gym * cm.transpose();
     }
   };
   const int64_t col_elems = direct ? 0 : K * rows * g.OW;

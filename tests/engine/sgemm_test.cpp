@@ -1,0 +1,96 @@
+// The float32 GEMM behind CPU convolution (kernels/cpu/sgemm.cpp) against a
+// float64 product, on shapes around every block edge (micro-tile 6x16,
+// blocks KC = 256, MC = 72, NC = 512), with transposed operands, a strided
+// output, accumulation and both ways of splitting over threads. Every
+// element must be within the standard bound of a float32 dot product,
+// |c - exact| <= 2 K u (|A| |B|) with u = 2^-24, of the exact value.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine/threads.h"
+#include "kernels/cpu/sgemm.h"
+
+namespace ember::test {
+namespace {
+
+struct Case {
+  int64_t M, N, K;
+  bool a_transposed, b_transposed, accumulate;
+};
+
+void check(const Case& t, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> a(static_cast<size_t>(t.M * t.K)), b(static_cast<size_t>(t.K * t.N));
+  for (float& v : a) v = u(rng);
+  for (float& v : b) v = u(rng);
+  // A stored as M x K (row-major) or, transposed, as K x M; likewise B.
+  const FloatMatrix am = t.a_transposed ? FloatMatrix{a.data(), 1, t.M} : FloatMatrix{a.data(), t.K, 1};
+  const FloatMatrix bm = t.b_transposed ? FloatMatrix{b.data(), 1, t.K} : FloatMatrix{b.data(), t.N, 1};
+  // C in a wider buffer (row stride N + 3) whose padding must stay untouched.
+  const int64_t ldc = t.N + 3;
+  std::vector<float> c(static_cast<size_t>(t.M * ldc));
+  for (float& v : c) v = u(rng);
+  const std::vector<float> before = c;
+  sgemm(t.M, t.N, t.K, am, bm, {c.data(), ldc, 1}, t.accumulate);
+  const std::string what = "M=" + std::to_string(t.M) + " N=" + std::to_string(t.N) + " K=" + std::to_string(t.K) +
+                           (t.a_transposed ? " A^T" : "") + (t.b_transposed ? " B^T" : "") +
+                           (t.accumulate ? " +=" : "");
+  int bad = 0;
+  for (int64_t i = 0; i < t.M; ++i) {
+    for (int64_t j = 0; j < t.N; ++j) {
+      double exact = t.accumulate ? before[static_cast<size_t>(i * ldc + j)] : 0.0, magnitude = std::abs(exact);
+      for (int64_t k = 0; k < t.K; ++k) {
+        const double x = am.data[i * am.row_stride + k * am.col_stride], y = bm.data[k * bm.row_stride + j * bm.col_stride];
+        exact += x * y;
+        magnitude += std::abs(x * y);
+      }
+      const double bound = 2.0 * static_cast<double>(t.K + 1) * std::ldexp(1.0, -24) * magnitude;
+      const double got = c[static_cast<size_t>(i * ldc + j)];
+      if (std::abs(got - exact) > bound && ++bad <= 3)
+        ADD_FAILURE() << what << ": c[" << i << "," << j << "] = " << got << ", exact " << exact << ", bound " << bound;
+    }
+    for (int64_t j = t.N; j < ldc; ++j)
+      if (c[static_cast<size_t>(i * ldc + j)] != before[static_cast<size_t>(i * ldc + j)] && ++bad <= 3)
+        ADD_FAILURE() << what << ": wrote past column N in row " << i;
+  }
+}
+
+TEST(Sgemm, BlockEdgesTransposesAndAccumulation) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel (Eigen does the products)";
+  set_num_threads(1);
+  uint32_t seed = 1;
+  for (int64_t M : {1, 5, 6, 7, 72, 73, 150})
+    for (int64_t N : {1, 15, 16, 17, 49, 513})
+      for (int64_t K : {1, 7, 256, 257, 600}) {
+        check({M, N, K, false, false, false}, seed++);
+        if ((M + N + K) % 3 == 0) check({M, N, K, true, false, true}, seed++);
+        if ((M + N + K) % 3 == 1) check({M, N, K, false, true, false}, seed++);
+        if ((M + N + K) % 3 == 2) check({M, N, K, true, true, true}, seed++);
+      }
+}
+
+// Outside a parallel region a large product is split over threads: by
+// column panels when there are enough, by row panels when N is narrow.
+TEST(Sgemm, SplitOverThreads) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  set_num_threads(3);
+  check({130, 700, 300, false, false, false}, 7);  // columns
+  check({700, 20, 300, false, true, true}, 8);     // rows
+  set_num_threads(1);
+}
+
+TEST(Sgemm, EmptyInnerDimensionClearsOrKeeps) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  std::vector<float> c(6, 5.0f);
+  sgemm(2, 3, 0, {nullptr, 0, 1}, {nullptr, 3, 1}, {c.data(), 3, 1}, true);
+  EXPECT_EQ(c, std::vector<float>(6, 5.0f));
+  sgemm(2, 3, 0, {nullptr, 0, 1}, {nullptr, 3, 1}, {c.data(), 3, 1}, false);
+  EXPECT_EQ(c, std::vector<float>(6, 0.0f));
+}
+
+}  // namespace
+}  // namespace ember::test
