@@ -27,6 +27,11 @@ template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
 using MapMat = Eigen::Map<RowMat<T>>;
+
+// The float32 products go to sgemm from a full 16-column panel of output
+// on; narrower ones (a squeeze-excitation's 1x1 maps) are matrix-vector
+// work, which Eigen does without sgemm's padding to 16 columns.
+bool use_sgemm(int64_t output_columns) { return sgemm_available() && output_columns >= 16; }
 template <class T>
 using ConstMapMat = Eigen::Map<const RowMat<T>>;
 
@@ -166,7 +171,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
     Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW, g.OCg, cols,
                                                      Eigen::OuterStride<>(ohw));
     if constexpr (std::is_same_v<T, float>) {
-      if (sgemm_available()) {
+      if (use_sgemm(cols)) {
         sgemm(g.OCg, cols, K, {wm.data(), K, 1}, {cm.data(), cm.outerStride(), 1}, {ym.data(), ohw, 1}, false);
       } else {
         ym.noalias() = wm * cm;
@@ -197,7 +202,7 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
       // gx (or col) = W^T x grad_out: W^T is W read with its strides swapped.
       auto transposed_product = [&](T* dst, const T* gy_rows, int64_t cols) {
         if constexpr (std::is_same_v<T, float>) {
-          if (sgemm_available()) return sgemm(K, cols, g.OCg, {wm.data(), 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
+          if (use_sgemm(cols)) return sgemm(K, cols, g.OCg, {wm.data(), 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
         }
         Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy_rows, g.OCg, cols, Eigen::OuterStride<>(ohw));
         MapMat<T>(dst, K, cols).noalias() = wm.transpose() * gym;
@@ -242,7 +247,7 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
       T* acc_g = acc + grp * g.OCg * K;
       if constexpr (std::is_same_v<T, float>) {
         // acc += grad_out x col^T: col^T is col read with its strides swapped.
-        if (sgemm_available()) {
+        if (use_sgemm(K)) {
           sgemm(g.OCg, K, cols, {gym.data(), ohw, 1}, {cm.data(), 1, cm.outerStride()}, {acc_g, K, 1}, true);
           continue;
         }

@@ -91,15 +91,16 @@ void pack_b(FloatMatrix b, int64_t kc, int64_t nc, float* out) {
 // c[mr x nr] (+)= (6 rows of A) x (16-column panel of B) over kc steps.
 // Row i of A is read at a + i * a_row, advancing by a_step per k: a packed
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
-// (a_row = its row stride, a_step = 1).
-void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b, MutableFloatMatrix c,
-                  int64_t mr, int64_t nr, bool accumulate) {
+// (a_row = its row stride, a_step = 1). B's 16 values for step k are at
+// b + k * b_step: a packed panel (b_step = 16) or B itself (its row stride).
+void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b, int64_t b_step,
+                  MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
   __m256 acc[MR][2];
   for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
       const __m256 x = _mm256_broadcast_ss(rows[i] + ak);
@@ -136,34 +137,47 @@ void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, con
 void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c,
                   bool accumulate) {
   // A with contiguous rows is read in place (six row streams); otherwise,
-  // a transpose, it is packed first.
-  const bool a_direct = a.col_stride == 1;
+  // a transpose, it is packed first. B with contiguous rows is read in
+  // place too when C has at most one block of rows: packing would cost a
+  // pass over B that only those few rows (often 32, a DenseNet layer's new
+  // channels) share. Its last, narrower panel is always packed.
+  const bool a_direct = a.col_stride == 1, b_direct = b.col_stride == 1 && M <= MC;
   thread_local std::vector<float> packed_a, packed_b;
   if (!a_direct) packed_a.resize(static_cast<size_t>(MC * KC));
-  packed_b.resize(static_cast<size_t>(KC * round_up(std::min(N, NC), NR)));
+  packed_b.resize(static_cast<size_t>(KC * (b_direct ? NR : round_up(std::min(N, NC), NR))));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later K slices add to the first's result
-      pack_b({b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride}, kc, nc, packed_b.data());
+      const FloatMatrix b_slice{b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride};
+      if (!b_direct) pack_b(b_slice, kc, nc, packed_b.data());
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
         if (!a_direct) pack_a({a_block, a.row_stride, a.col_stride}, mc, kc, packed_a.data());
-        for (int64_t jr = 0; jr < nc; jr += NR)
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min(NR, nc - jr);
+          const float* b_panel = packed_b.data() + jr * kc;
+          int64_t b_step = NR;
+          if (b_direct && nr == NR) {
+            b_panel = b_slice.data + jr;
+            b_step = b.row_stride;
+          } else if (b_direct) {
+            b_panel = packed_b.data();
+            pack_b({b_slice.data + jr, b.row_stride, 1}, kc, nr, packed_b.data());
+          }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
-            float* tile = c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride;
-            const float* b_panel = packed_b.data() + jr * kc;
+            const MutableFloatMatrix tile{c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
+                                          c.col_stride};
             if (a_direct) {
-              micro_kernel(kc, a_block + ir * a.row_stride, a.row_stride, 1, b_panel,
-                           {tile, c.row_stride, c.col_stride}, mr, std::min(NR, nc - jr), add);
+              micro_kernel(kc, a_block + ir * a.row_stride, a.row_stride, 1, b_panel, b_step, tile, mr, nr, add);
             } else {
-              micro_kernel(kc, packed_a.data() + ir * kc, 1, MR, b_panel, {tile, c.row_stride, c.col_stride}, mr,
-                           std::min(NR, nc - jr), add);
+              micro_kernel(kc, packed_a.data() + ir * kc, 1, MR, b_panel, b_step, tile, mr, nr, add);
             }
           }
+        }
       }
     }
   }
