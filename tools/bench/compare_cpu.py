@@ -63,7 +63,7 @@ def main():
     geo **= 1.0 / max(len(ratios), 1)
     header = (f"{title}\n\n"
               f"{datetime.date.today().isoformat()}, {cpu_name()}, {args.threads} threads, "
-              f"Ember (Eigen, -march=native) vs PyTorch {torch_version} (oneDNN), {detail}.\n"
+              f"Ember (own AVX2 GEMM for convolutions, -march=native) vs PyTorch {torch_version} (oneDNN), {detail}.\n"
               f"Produced by `tools/bench/compare_cpu.py --suite {args.suite} --write`.\n\n")
     table = header + "\n".join(rows) + f"\n\nGeometric mean of the ratios: {geo:.2f}x\n"
     print(table)
