@@ -74,6 +74,28 @@ struct Pool2dParams {
   int64_t divisor_override = 0;   // average pooling only; 0: none
 };
 
+// The scalars of one fused optimizer step (formulas: kernels/optimizer_math.h).
+struct SgdScalars {
+  double lr, weight_decay, momentum, dampening;
+  bool nesterov, init_buffer;  // init_buffer: the momentum buffer starts as this step's direction
+};
+
+struct AdamScalars {
+  double lr, weight_decay, beta1, beta2, eps;
+  double bias_correction1, bias_correction2;  // 1 - beta^t for this step t
+  bool decoupled_weight_decay, amsgrad;       // AdamW; AMSGrad's running maximum
+};
+
+// One parameter of a fused optimizer step: the parameter, its gradient and
+// its state tensors, all of the parameter's shape, dtype (float32 or
+// float64) and device, and contiguous. SGD: state[0] is the momentum buffer
+// (undefined without momentum). Adam: exp_avg, exp_avg_sq and, with
+// AMSGrad, max_exp_avg_sq.
+struct OptimizerParam {
+  Tensor param, grad;
+  Tensor state[3];
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -172,6 +194,13 @@ class Backend {
   // grad_logp (zeroed by the callee) [n, t_n] = -w[t_n] * grad_loss[n].
   virtual void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                                  const Tensor& weight, int64_t ignore_index) = 0;
+
+  // --- Fused optimizer steps (kernels/optimizer_math.h) ---
+  // Every listed parameter is updated in place in one pass over its
+  // tensors (CUDA: a few launches for the whole list), instead of the
+  // eight to ten elementwise passes the unfused formulas take.
+  virtual void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) = 0;
+  virtual void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) = 0;
 };
 
 // The backend for a device; throws if that device type is unavailable

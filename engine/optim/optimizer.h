@@ -12,6 +12,8 @@
 
 namespace ember {
 
+struct AdamScalars;  // engine/backend.h
+
 struct ParamGroup {
   std::vector<Tensor> params;
   double lr = 1e-3;
@@ -83,6 +85,8 @@ class Adam final : public Optimizer {
   void set_momentum(double m) override { options_.beta1 = m; }
 
  private:
+  // This group's scalars at step t (the bias corrections 1 - beta^t).
+  AdamScalars scalars(const ParamGroup& group, double t) const;
   AdamOptions options_;
 };
 

@@ -1,4 +1,5 @@
-// The CPU backend: Eigen for matrix products, OpenMP for threads. Each
+// The CPU backend: sgemm.cpp's AVX2 kernel for float32 convolution products,
+// Eigen for the other matrix products, OpenMP for threads. Each
 // method is defined in the file of its op family (elementwise.cpp,
 // reduce.cpp, conv2d.cpp, ...); this header only lists them. The contracts
 // are those of engine/backend.h.
@@ -81,6 +82,10 @@ class CpuBackend final : public Backend {
                         const Tensor& weight, int64_t ignore_index) override;
   void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                          const Tensor& weight, int64_t ignore_index) override;
+
+  // optimizer_step.cpp
+  void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) override;
+  void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) override;
 };
 
 }  // namespace ember

@@ -90,6 +90,10 @@ class CudaBackend final : public Backend {
                         const Tensor& weight, int64_t ignore_index) override;
   void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                          const Tensor& weight, int64_t ignore_index) override;
+
+  // optimizer_step.cu
+  void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) override;
+  void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) override;
 };
 
 }  // namespace ember

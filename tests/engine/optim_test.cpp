@@ -79,6 +79,74 @@ TEST(Optimizers, AdamAdamWRmsprop) {
   });
 }
 
+// The fused steps over a list: a large parameter (threads split it) and a
+// small one that has no gradient at step 2 (so its Adam step count and its
+// SGD momentum buffer lag the other's), in float32 and float64. The unfused
+// formulas take float16 parameters (SGD only: PyTorch's CPU Adam has no
+// float16) and a non-contiguous large parameter (Ember's side only).
+void check_staggered(const std::string& torch_ctor, const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>& make,
+                     DType dtype, bool noncontiguous = false) {
+  const std::string setup =
+      "p1 = a.detach().clone().requires_grad_()\n"
+      "p2 = b.detach().clone().requires_grad_()\n"
+      "opt = " + torch_ctor + "\n"
+      "for g1, g2 in ((c, f), (d, None), (e, g)):\n"
+      "    opt.zero_grad(set_to_none=True)\n"
+      "    p1.grad = g1.detach().clone()\n"
+      "    if g2 is not None:\n"
+      "        p2.grad = g2.detach().clone()\n"
+      "    opt.step()\n";
+  const Shape big{300, 301}, small{7};
+  check_op({in::randn(big, dtype), in::randn(small, dtype), in::no_grad(in::randn(big, dtype)),
+            in::no_grad(in::randn(big, dtype)), in::no_grad(in::randn(big, dtype)),
+            in::no_grad(in::randn(small, dtype)), in::no_grad(in::randn(small, dtype))},
+           "torch.cat([p1.detach().flatten(), p2.detach().flatten()])",
+           [&](const Inputs& x) {
+             Tensor p1 = noncontiguous ? x[0].detach().t().contiguous().t() : x[0].detach().clone();
+             p1.requires_grad_();
+             EXPECT_EQ(p1.is_contiguous(), !noncontiguous);
+             Tensor p2 = x[1].detach().clone().requires_grad_();
+             std::unique_ptr<Optimizer> opt = make({p1, p2});
+             const Tensor grads[3][2] = {{x[2], x[5]}, {x[3], Tensor()}, {x[4], x[6]}};
+             for (const auto& step : grads) {
+               opt->zero_grad();
+               p1.set_grad(step[0].detach().clone());
+               if (step[1].defined()) p2.set_grad(step[1].detach().clone());
+               opt->step();
+             }
+             return cat({flatten(p1.detach()), flatten(p2.detach())});
+           },
+           dtype == DType::Float16 ? Tolerance{2e-3, 2e-3} : kElementwise, setup);
+}
+
+TEST(Optimizers, FusedStepsOverStaggeredParameters) {
+  const std::string sgd = "torch.optim.SGD([p1, p2], lr=0.05, momentum=0.9, weight_decay=1e-2, nesterov=True)";
+  auto make_sgd = [](std::vector<Tensor> p) {
+    return std::make_unique<SGD>(single_group(p, 0.05, 1e-2), SgdOptions{0.9, 0.0, true});
+  };
+  const std::string adam = "torch.optim.Adam([p1, p2], lr=1e-2, weight_decay=1e-3, amsgrad=True)";
+  auto make_adam = [](std::vector<Tensor> p) {
+    AdamOptions o;
+    o.amsgrad = true;
+    return std::make_unique<Adam>(single_group(p, 1e-2, 1e-3), o);
+  };
+  const std::string adamw = "torch.optim.AdamW([p1, p2], lr=1e-2, weight_decay=0.1)";
+  auto make_adamw = [](std::vector<Tensor> p) {
+    AdamOptions o;
+    o.decoupled_weight_decay = true;
+    return std::make_unique<Adam>(single_group(p, 1e-2, 0.1), o);
+  };
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    check_staggered(sgd, make_sgd, dtype);
+    check_staggered(adam, make_adam, dtype);
+    check_staggered(adamw, make_adamw, dtype);
+  }
+  check_staggered(sgd, make_sgd, DType::Float16);
+  check_staggered(sgd, make_sgd, DType::Float32, true);
+  check_staggered(adam, make_adam, DType::Float32, true);
+  check_staggered(adamw, make_adamw, DType::Float32, true);
+}
+
 TEST(Optimizers, ParamGroupsHaveTheirOwnRates) {
   Tensor a = ones({2}).requires_grad_(), b = ones({2}).requires_grad_();
   ParamGroup slow{{a}, 0.1, 0.0, "layer3"}, fast{{b}, 1.0, 0.0, "fc"};
