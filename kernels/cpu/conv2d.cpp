@@ -246,7 +246,15 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
                                                               g.OCg, cols, Eigen::OuterStride<>(ohw));
       T* acc_g = acc + grp * g.OCg * K;
       if constexpr (std::is_same_v<T, float>) {
-        // acc += grad_out x col^T: col^T is col read with its strides swapped.
+        // acc += grad_out x col^T (col^T is col read with its strides
+        // swapped), or, as acc^T += col x grad_out^T, when col is much
+        // taller than grad_out (K = C KH KW >= 2 OC): sgemm then packs
+        // the smaller grad_out instead of col, and the transposed stores
+        // into acc are paid for by at least 256 columns per product.
+        if (use_sgemm(K) && K >= 2 * g.OCg && cols >= 256) {
+          sgemm(K, g.OCg, cols, {cm.data(), cm.outerStride(), 1}, {gym.data(), 1, ohw}, {acc_g, 1, K}, true);
+          continue;
+        }
         if (use_sgemm(K)) {
           sgemm(g.OCg, K, cols, {gym.data(), ohw, 1}, {cm.data(), 1, cm.outerStride()}, {acc_g, K, 1}, true);
           continue;

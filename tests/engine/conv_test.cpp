@@ -33,6 +33,16 @@ TEST(Conv2d, StridePaddingDilationBias) {
   check_conv({2, 8, 7, 7}, {16, 8, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1);  // strided 1x1 (ResNet downsample)
 }
 
+// Shapes large enough for every path of the float32 GEMM (kernels/cpu/sgemm.cpp)
+// in all three products: K = C KH KW over one 256-deep slice, more than 72
+// output channels (two row blocks, B packed), at least 256 output pixels
+// with K >= 2 OC (the weight gradient as acc^T += col x grad_out^T).
+TEST(Conv2d, ShapesForEveryGemmPath) {
+  check_conv({2, 40, 20, 20}, {16, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({1, 8, 30, 30}, {80, 8, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({2, 3, 40, 40}, {8, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1);
+}
+
 TEST(Conv2d, GroupsAndDepthwise) {
   check_conv({2, 6, 8, 8}, {9, 2, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
   check_conv({2, 8, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);    // depthwise
