@@ -199,9 +199,15 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
       T* gxg = gx + (n * g.C + grp * g.Cg) * g.H * g.W;
       ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
       const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
-      // gx (or col) = W^T x grad_out: W^T is W read with its strides swapped.
+      // gx (or col) = W^T x grad_out: W^T is W read with its strides
+      // swapped. With a narrow grad_out (a 7x7 map: 49 columns) packing W^T
+      // for every sample would cost more than the product, so it runs as
+      // col^T = grad_out^T x W: W is then read in place and only the
+      // narrow grad_out is packed.
       auto transposed_product = [&](T* dst, const T* gy_rows, int64_t cols) {
         if constexpr (std::is_same_v<T, float>) {
+          if (use_sgemm(cols) && cols <= 72)
+            return sgemm(cols, K, g.OCg, {gy_rows, 1, ohw}, {wm.data(), K, 1}, {dst, 1, cols}, false);
           if (use_sgemm(cols)) return sgemm(K, cols, g.OCg, {wm.data(), 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
         }
         Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy_rows, g.OCg, cols, Eigen::OuterStride<>(ohw));
