@@ -70,8 +70,8 @@ def main():
     v = {**albu.get("versions", {}), **tv.get("versions", {})}
     load = os.getloadavg()[0]
     header = (f"Measured {datetime.date.today().isoformat()} on {cpu_name()} ({os.cpu_count()} cores, load average "
-              f"{load:.1f} during the run: other jobs shared the cores, so absolute rates are low and the ratios are "
-              "the meaningful part), one thread per "
+              f"{load:.1f} during the run, about 1 of it the benchmark's own thread; absolute rates vary by tens of "
+              "percent between runs on this shared virtual machine, so the ratios are the meaningful part), one thread per "
               f"library, {ember['images']} JPEGs of at least 256x256 from `{os.path.relpath(a.images, REPO)}` held in "
               f"memory; Albumentations {v.get('albumentations')} with OpenCV {v.get('opencv')} (PyPI), torchvision "
               f"{v.get('torchvision')} with Pillow {v.get('pillow')} (Debian). Per-op rows run the op with p=1 on the "
