@@ -140,9 +140,10 @@ void SGD::step() {
       auto& st = state(gi, i);
       const bool new_buffer = options_.momentum != 0 && !st.contains("momentum_buffer");
       if (new_buffer) st["momentum_buffer"] = empty_like(p);
-      OptimizerParam e = fused_entry(p, g, {options_.momentum != 0 ? st["momentum_buffer"] : Tensor()});
+      Tensor* buf = options_.momentum != 0 ? &st["momentum_buffer"] : nullptr;
+      OptimizerParam e = fused_entry(p, g, {buf ? *buf : Tensor()});
       if (!e.param.defined()) {
-        sgd_step_unfused(p, g, options_.momentum != 0 ? &st["momentum_buffer"] : nullptr, new_buffer, s);
+        sgd_step_unfused(p, g, buf, new_buffer, s);
         continue;
       }
       (new_buffer ? fresh : running).push_back(std::move(e));
@@ -181,11 +182,10 @@ void Adam::step() {
       }
       const double t = st["step"].item() + 1;
       st["step"].fill_(t);
-      const AdamScalars s = scalars(group, t);
       OptimizerParam e = fused_entry(p, g, {st["exp_avg"], st["exp_avg_sq"],
                                             options_.amsgrad ? st["max_exp_avg_sq"] : Tensor()});
       if (!e.param.defined()) {
-        adam_step_unfused(p, g, st, s);
+        adam_step_unfused(p, g, st, scalars(group, t));
         continue;
       }
       by_step[t].push_back(std::move(e));

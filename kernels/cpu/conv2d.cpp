@@ -25,15 +25,27 @@ namespace {
 
 template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using MapMat = Eigen::Map<RowMat<T>>;
 
-// The float32 products go to sgemm from a full 16-column panel of output
-// on; narrower ones (a squeeze-excitation's 1x1 maps) are matrix-vector
-// work, which Eigen does without sgemm's padding to 16 columns.
-bool use_sgemm(int64_t output_columns) { return sgemm_available() && output_columns >= 16; }
+// c[M x N] (+)= a[M x K] x b[K x N]. float32 goes to sgemm.cpp's kernel when
+// the product fills at least one 6x16 tile; float64 (the gradient checks),
+// narrower products (a squeeze-excitation's 1x1 maps: matrix-vector work,
+// which sgemm would pad to 16 columns) and builds without AVX2 go to Eigen.
 template <class T>
-using ConstMapMat = Eigen::Map<const RowMat<T>>;
+void gemm(int64_t M, int64_t N, int64_t K, MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> c,
+          bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_available() && M >= 6 && N >= 16) return sgemm(M, N, K, a, b, c, accumulate);
+  }
+  using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;  // (row stride, column stride) for row-major
+  Eigen::Map<const RowMat<T>, 0, Strides> am(a.data, M, K, Strides(a.row_stride, a.col_stride));
+  Eigen::Map<const RowMat<T>, 0, Strides> bm(b.data, K, N, Strides(b.row_stride, b.col_stride));
+  Eigen::Map<RowMat<T>, 0, Strides> cm(c.data, M, N, Strides(c.row_stride, c.col_stride));
+  if (accumulate) {
+    cm.noalias() += am * bm;
+  } else {
+    cm.noalias() = am * bm;
+  }
+}
 
 // col[(c*KH + ki)*KW + kj, (oh - oh0)*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
 // (0 outside the image), for the output rows oh in [oh0, oh1).
@@ -163,24 +175,17 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   for_each_block<T>(g, rows, direct ? 0 : K * rows * g.OW, [&](int64_t n, int64_t grp, int64_t oh0, int64_t oh1, T* col) {
     const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     const int64_t cols = (oh1 - oh0) * g.OW;
-    ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
     // A pointwise convolution reads its columns straight from the input planes.
     if (!direct) im2col(xg, col, g, oh0, oh1);
-    Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> cm(direct ? xg + oh0 * g.OW : col, K, cols,
-                                                           Eigen::OuterStride<>(direct ? g.H * g.W : cols));
-    Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>> ym(y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW, g.OCg, cols,
-                                                     Eigen::OuterStride<>(ohw));
-    if constexpr (std::is_same_v<T, float>) {
-      if (use_sgemm(cols)) {
-        sgemm(g.OCg, cols, K, {wm.data(), K, 1}, {cm.data(), cm.outerStride(), 1}, {ym.data(), ohw, 1}, false);
-      } else {
-        ym.noalias() = wm * cm;
-      }
-    } else {
-      ym.noalias() = wm * cm;
-    }
+    const MatrixView<const T> cm{direct ? xg + oh0 * g.OW : col, direct ? g.H * g.W : cols, 1};
+    T* yg = y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW;
+    gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, {yg, ohw, 1}, false);
     if (b) {
-      for (int64_t oc = 0; oc < g.OCg; ++oc) ym.row(oc).array() += b[grp * g.OCg + oc];
+      for (int64_t oc = 0; oc < g.OCg; ++oc) {
+        T* row = yg + oc * ohw;
+        const T bias_oc = b[grp * g.OCg + oc];
+        for (int64_t j = 0; j < cols; ++j) row[j] += bias_oc;
+      }
     }
   });
 }
@@ -197,21 +202,15 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
   for_each_sample<T>(g, direct ? 0 : K * rows * g.OW, [&](int64_t n, T* col) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       T* gxg = gx + (n * g.C + grp * g.Cg) * g.H * g.W;
-      ConstMapMat<T> wm(w + grp * g.OCg * K, g.OCg, K);
+      const T* wg = w + grp * g.OCg * K;
       const T* gyg = gy + (n * g.OC + grp * g.OCg) * ohw;
-      // gx (or col) = W^T x grad_out: W^T is W read with its strides
-      // swapped. With a narrow grad_out (a 7x7 map: 49 columns) packing W^T
-      // for every sample would cost more than the product, so it runs as
-      // col^T = grad_out^T x W: W is then read in place and only the
-      // narrow grad_out is packed.
+      // gx (or col) = W^T x grad_out. With a narrow grad_out (a 7x7 map: 49
+      // columns) packing W^T for every sample would cost more than the
+      // product, so it runs as col^T = grad_out^T x W: W is then read in
+      // place and only the narrow grad_out is packed.
       auto transposed_product = [&](T* dst, const T* gy_rows, int64_t cols) {
-        if constexpr (std::is_same_v<T, float>) {
-          if (use_sgemm(cols) && cols <= 72)
-            return sgemm(cols, K, g.OCg, {gy_rows, 1, ohw}, {wm.data(), K, 1}, {dst, 1, cols}, false);
-          if (use_sgemm(cols)) return sgemm(K, cols, g.OCg, {wm.data(), 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
-        }
-        Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy_rows, g.OCg, cols, Eigen::OuterStride<>(ohw));
-        MapMat<T>(dst, K, cols).noalias() = wm.transpose() * gym;
+        if (cols <= 72) return gemm<T>(cols, K, g.OCg, {gy_rows, 1, ohw}, {wg, K, 1}, {dst, 1, cols}, false);
+        gemm<T>(K, cols, g.OCg, {wg, 1, K}, {gy_rows, ohw, 1}, {dst, cols, 1}, false);
       };
       if (direct) {
         transposed_product(gxg, gyg, ohw);
@@ -246,27 +245,19 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
       int64_t oh0 = blk * rows, oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
       const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
       if (!direct) im2col(xg, col, g, oh0, oh1);
-      Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> cm(direct ? xg + oh0 * g.OW : col, K, cols,
-                                                             Eigen::OuterStride<>(direct ? g.H * g.W : cols));
-      Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>> gym(gy + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW,
-                                                              g.OCg, cols, Eigen::OuterStride<>(ohw));
+      const T* cm = direct ? xg + oh0 * g.OW : col;
+      const int64_t cm_rs = direct ? g.H * g.W : cols;
+      const T* gym = gy + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW;
       T* acc_g = acc + grp * g.OCg * K;
-      if constexpr (std::is_same_v<T, float>) {
-        // acc += grad_out x col^T (col^T is col read with its strides
-        // swapped), or, as acc^T += col x grad_out^T, when col is much
-        // taller than grad_out (K = C KH KW >= 2 OC): sgemm then packs
-        // the smaller grad_out instead of col, and the transposed stores
-        // into acc are paid for by at least 256 columns per product.
-        if (use_sgemm(K) && K >= 2 * g.OCg && cols >= 256) {
-          sgemm(K, g.OCg, cols, {cm.data(), cm.outerStride(), 1}, {gym.data(), 1, ohw}, {acc_g, 1, K}, true);
-          continue;
-        }
-        if (use_sgemm(K)) {
-          sgemm(g.OCg, K, cols, {gym.data(), ohw, 1}, {cm.data(), 1, cm.outerStride()}, {acc_g, K, 1}, true);
-          continue;
-        }
+      // acc += grad_out x col^T, or, as acc^T += col x grad_out^T, when col
+      // is much taller than grad_out (K = C KH KW >= 2 OC): the GEMM then
+      // packs the smaller grad_out instead of col, and the transposed stores
+      // into acc are paid for by at least 256 columns per product.
+      if (K >= 2 * g.OCg && cols >= 256) {
+        gemm<T>(K, g.OCg, cols, {cm, cm_rs, 1}, {gym, 1, ohw}, {acc_g, 1, K}, true);
+      } else {
+        gemm<T>(g.OCg, K, cols, {gym, ohw, 1}, {cm, 1, cm_rs}, {acc_g, K, 1}, true);
       }
-      MapMat<T>(acc_g, g.OCg, K).noalias() += gym * cm.transpose();
     }
   };
   const int64_t col_elems = direct ? 0 : K * rows * g.OW;

@@ -171,11 +171,8 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
             const int64_t mr = std::min(MR, mc - ir);
             const MutableFloatMatrix tile{c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
                                           c.col_stride};
-            if (a_direct) {
-              micro_kernel(kc, a_block + ir * a.row_stride, a.row_stride, 1, b_panel, b_step, tile, mr, nr, add);
-            } else {
-              micro_kernel(kc, packed_a.data() + ir * kc, 1, MR, b_panel, b_step, tile, mr, nr, add);
-            }
+            const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
+            micro_kernel(kc, a_rows, a_direct ? a.row_stride : 1, a_direct ? 1 : MR, b_panel, b_step, tile, mr, nr, add);
           }
         }
       }

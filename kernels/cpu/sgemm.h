@@ -7,18 +7,15 @@
 
 namespace ember {
 
-// Element (i, j) of a matrix is data[i * row_stride + j * col_stride].
-struct FloatMatrix {
-  const float* data;
+// A matrix in memory: element (i, j) is data[i * row_stride + j * col_stride],
+// so a transpose is the same memory with the two strides swapped.
+template <class T>
+struct MatrixView {
+  T* data;
   int64_t row_stride, col_stride;
-  FloatMatrix transposed() const { return {data, col_stride, row_stride}; }
 };
-
-struct MutableFloatMatrix {
-  float* data;
-  int64_t row_stride, col_stride;
-  MutableFloatMatrix transposed() const { return {data, col_stride, row_stride}; }
-};
+using FloatMatrix = MatrixView<const float>;
+using MutableFloatMatrix = MatrixView<float>;
 
 // True when this build has the AVX2/FMA kernel; callers use Eigen otherwise.
 bool sgemm_available();

@@ -134,22 +134,22 @@ void run_step(const std::vector<OptimizerParam>& params, const char* op, Kernel&
 
 void CudaBackend::sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) {
   run_step(params, "sgd_step", [&](DType dtype, const TensorTable& t, int blocks, cudaStream_t stream) {
-    if (dtype == DType::Float32) {
-      sgd_kernel<float><<<blocks, kThreads, 0, stream>>>(t, math::sgd_constants<float>(s));
-    } else {
-      sgd_kernel<double><<<blocks, kThreads, 0, stream>>>(t, math::sgd_constants<double>(s));
-    }
+    dispatch_float_double(dtype, "sgd_step", [&]<class T>() {
+      sgd_kernel<T><<<blocks, kThreads, 0, stream>>>(t, math::sgd_constants<T>(s));
+    });
   });
 }
 
 void CudaBackend::adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) {
   run_step(params, "adam_step", [&](DType dtype, const TensorTable& t, int blocks, cudaStream_t stream) {
-    const auto cf = math::adam_constants<float>(s);
-    const auto cd = math::adam_constants<double>(s);
-    if (dtype == DType::Float32 && s.amsgrad) adam_kernel<float, true><<<blocks, kThreads, 0, stream>>>(t, cf);
-    if (dtype == DType::Float32 && !s.amsgrad) adam_kernel<float, false><<<blocks, kThreads, 0, stream>>>(t, cf);
-    if (dtype == DType::Float64 && s.amsgrad) adam_kernel<double, true><<<blocks, kThreads, 0, stream>>>(t, cd);
-    if (dtype == DType::Float64 && !s.amsgrad) adam_kernel<double, false><<<blocks, kThreads, 0, stream>>>(t, cd);
+    dispatch_float_double(dtype, "adam_step", [&]<class T>() {
+      const math::AdamConstants<T> c = math::adam_constants<T>(s);
+      if (s.amsgrad) {
+        adam_kernel<T, true><<<blocks, kThreads, 0, stream>>>(t, c);
+      } else {
+        adam_kernel<T, false><<<blocks, kThreads, 0, stream>>>(t, c);
+      }
+    });
   });
 }
 
