@@ -201,6 +201,14 @@ class Backend {
   // eight to ten elementwise passes the unfused formulas take.
   virtual void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) = 0;
   virtual void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) = 0;
+
+  // --- Mixed precision (engine/optim/grad_scaler.h) ---
+  // Multiplies every gradient (contiguous, any floating dtype) in place by
+  // inv_scale and sets found_inf (float32, one element, not cleared) to 1
+  // when any value was inf or NaN before scaling, as
+  // torch._amp_foreach_non_finite_check_and_unscale_ does. Asynchronous on
+  // CUDA: the caller reads found_inf when it needs the answer.
+  virtual void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) = 0;
 };
 
 // The backend for a device; throws if that device type is unavailable

@@ -1,6 +1,7 @@
 // Everything a program using Ember's engine needs: tensors, autograd and ops.
 #pragma once
 
+#include "engine/autocast.h"
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
@@ -18,6 +19,7 @@
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/softmax.h"
 #include "engine/optim/clip_grad.h"
+#include "engine/optim/grad_scaler.h"
 #include "engine/optim/lr_scheduler.h"
 #include "engine/optim/optimizer.h"
 #include "engine/random.h"

@@ -6,6 +6,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/error.h"
@@ -27,6 +28,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   std::unordered_map<Node*, Tensor> buffers;
   std::vector<std::shared_ptr<Node>> root_nodes;
   NoGradGuard no_grad;  // gradient arithmetic is not itself recorded
+  AutocastGuard no_autocast(DType::Float16, false);  // backward runs in the types the forward pass saved
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
     EMBER_CHECK(root.defined(), "backward", "root tensor is undefined");
@@ -117,11 +119,14 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       Node* next = node->next[i].get();
       if (!next) continue;
       if (i < input_grads.size() && input_grads[i].defined()) {
-        const Tensor& gi = input_grads[i];
+        Tensor gi = input_grads[i];
         if (gi.shape() != next->out_shape) {
           fail("backward", node->name(), " returned a gradient of shape ", gi.shape(), " for input ", i,
                " whose shape is ", next->out_shape);
         }
+        // A gradient takes its input's type (as torch's validate_outputs does):
+        // batch norm under autocast returns 16-bit grads for float32 inputs.
+        if (gi.dtype() != next->out_dtype && is_floating(next->out_dtype)) gi = gi.to(next->out_dtype);
         Tensor& slot = buffers[next];
         slot = slot.defined() ? add(slot, gi) : gi;
       }

@@ -1,5 +1,6 @@
 #include "engine/ops/conv.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/node.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -10,9 +11,12 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
 }
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding, Pair dilation,
-              int64_t groups) {
+Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg, Pair stride, Pair padding,
+              Pair dilation, int64_t groups) {
   const char* op = "conv2d";
+  // Under autocast the convolution runs in the 16-bit type (engine/autocast.h).
+  const Tensor input = autocast_to_lower(input_arg), weight = autocast_to_lower(weight_arg),
+               bias = autocast_to_lower(bias_arg);
   EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
   if (input.dim() == 3) {  // one unbatched image
     return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);

@@ -3,6 +3,7 @@
 // M (one large GEMM instead of B small ones): the common case of a linear layer.
 #include "engine/ops/linalg.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/node.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -88,7 +89,9 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_arg, const Tensor& b_arg) {
+  // Under autocast the product runs in the 16-bit type (engine/autocast.h).
+  const Tensor a = autocast_to_lower(a_arg), b = autocast_to_lower(b_arg);
   EMBER_CHECK(a.defined() && b.defined(), "matmul", "got an undefined tensor");
   EMBER_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul", "both operands need at least 1 dim, got shapes ", a.shape(),
               " and ", b.shape());
@@ -104,7 +107,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return matmul_nd(a, b);
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x_arg, const Tensor& weight_arg, const Tensor& bias_arg) {
+  // Under autocast the bias joins the product's 16-bit type, as one fused op would.
+  const Tensor x = autocast_to_lower(x_arg), weight = autocast_to_lower(weight_arg), bias = autocast_to_lower(bias_arg);
   EMBER_CHECK(weight.dim() == 2, "linear", "weight must be 2-D [out_features, in_features], got shape ",
               weight.shape());
   EMBER_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear", "input of shape ", x.shape(),

@@ -1,5 +1,6 @@
 #include "engine/ops/loss.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/node.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -106,11 +107,15 @@ Tensor nll_loss_impl(const Tensor& logp_in, const Tensor& target_in, const Tenso
 
 Tensor nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                 Reduction reduction) {
-  return nll_loss_impl(logp, target, weight, ignore_index, reduction, nullptr);
+  return nll_loss_impl(autocast_to_float32(logp), target, autocast_to_float32(weight), ignore_index, reduction,
+                       nullptr);
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                     Reduction reduction, double label_smoothing) {
+Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target_arg, const Tensor& weight_arg,
+                     int64_t ignore_index, Reduction reduction, double label_smoothing) {
+  // The losses run in float32 under autocast (engine/autocast.h).
+  const Tensor logits = autocast_to_float32(logits_arg), target = autocast_to_float32(target_arg),
+               weight = autocast_to_float32(weight_arg);
   const char* op = "cross_entropy";
   EMBER_CHECK(logits.defined() && target.defined(), op, "got an undefined tensor");
   EMBER_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, op, "label_smoothing must be in [0, 1], got ",
@@ -158,8 +163,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
   return add(mul(nll, 1.0 - label_smoothing), mul(smooth_red, label_smoothing / C));
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const Tensor& weight,
-                                        const Tensor& pos_weight, Reduction reduction) {
+Tensor binary_cross_entropy_with_logits(const Tensor& x_arg, const Tensor& y_arg, const Tensor& weight_arg,
+                                        const Tensor& pos_weight_arg, Reduction reduction) {
+  const Tensor x = autocast_to_float32(x_arg), y = autocast_to_float32(y_arg), weight = autocast_to_float32(weight_arg),
+               pos_weight = autocast_to_float32(pos_weight_arg);
   const char* op = "binary_cross_entropy_with_logits";
   EMBER_CHECK(x.defined() && y.defined(), op, "got an undefined tensor");
   EMBER_CHECK(x.shape() == y.shape(), op, "target of shape ", y.shape(), " must match input of shape ", x.shape());
@@ -179,16 +186,17 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const 
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   EMBER_CHECK(input.defined() && target.defined(), "mse_loss", "got an undefined tensor");
-  Tensor d = sub(input, target);
+  Tensor d = sub(autocast_to_float32(input), autocast_to_float32(target));
   return apply_reduction(mul(d, d), reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   EMBER_CHECK(input.defined() && target.defined(), "l1_loss", "got an undefined tensor");
-  return apply_reduction(abs(sub(input, target)), reduction);
+  return apply_reduction(abs(sub(autocast_to_float32(input), autocast_to_float32(target))), reduction);
 }
 
-Tensor cosine_similarity(const Tensor& x1, const Tensor& x2, int64_t dim, double eps) {
+Tensor cosine_similarity(const Tensor& x1_arg, const Tensor& x2_arg, int64_t dim, double eps) {
+  const Tensor x1 = autocast_to_float32(x1_arg), x2 = autocast_to_float32(x2_arg);
   EMBER_CHECK(x1.defined() && x2.defined(), "cosine_similarity", "got an undefined tensor");
   Shape shape = broadcast_shapes(x1.shape(), x2.shape(), "cosine_similarity");
   int64_t d = wrap_dim(dim, static_cast<int64_t>(shape.size()), "cosine_similarity");

@@ -14,6 +14,10 @@ void check_channel_tensor(const Tensor& t, int64_t C, const Tensor& x, const cha
               " channels of the input of shape ", x.shape());
   EMBER_CHECK(t.device() == x.device(), "batch_norm", name, " is on ", t.device().str(), " but the input is on ",
               x.device().str());
+  // Mixed precision keeps the parameters and statistics of a 16-bit input in float32.
+  const bool mixed = (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) && t.dtype() == DType::Float32;
+  EMBER_CHECK(t.dtype() == x.dtype() || mixed, "batch_norm", name, " is ", dtype_name(t.dtype()), " but the input is ",
+              dtype_name(x.dtype()), " (a 16-bit input may have float32 parameters; nothing else mixes)");
 }
 
 Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); }
@@ -76,8 +80,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
              std::vector<Tensor> grads(3);
              if (needs[0]) grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()));
              int64_t C = xs.size(1);
-             if (needs[1]) grads[1] = empty({C}, TensorOptions(xs.dtype(), xs.device()));
-             if (needs[2]) grads[2] = empty({C}, TensorOptions(xs.dtype(), xs.device()));
+             // Parameter gradients in the parameters' own type (float32 under autocast).
+             const DType param_dtype = sw.get().defined() ? sw.get().dtype() : xs.dtype();
+             if (needs[1]) grads[1] = empty({C}, TensorOptions(param_dtype, xs.device()));
+             if (needs[2]) grads[2] = empty({C}, TensorOptions(param_dtype, xs.device()));
              be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(), xs, sw.get(), mean, invstd,
                                     training);
              return grads;

@@ -1,5 +1,6 @@
 #include "engine/ops/softmax.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/node.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -10,7 +11,8 @@ namespace {
 Tensor softmax_impl(const Tensor& x_in, int64_t dim_in, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   EMBER_CHECK(x_in.defined(), op, "got an undefined tensor");
-  Tensor x = is_floating(x_in.dtype()) ? x_in : x_in.to(DType::Float32);
+  // Under autocast a 16-bit input runs in float32 (engine/autocast.h).
+  Tensor x = is_floating(x_in.dtype()) ? autocast_to_float32(x_in) : x_in.to(DType::Float32);
   int64_t dim = wrap_dim(dim_in, x.dim(), op);
   Tensor xc = x.detach().contiguous();
   int64_t outer = 1, D = x.dim() == 0 ? 1 : x.size(dim), inner = 1;

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
@@ -149,6 +150,14 @@ void CpuBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save_
                                           const Tensor& input, const Tensor& weight, const Tensor& bias,
                                           const Tensor& running_mean, const Tensor& running_var, double momentum,
                                           double eps) {
+  if (any_16bit({out, input, weight, bias, running_mean, running_var})) {
+    WidenedOutput y(out), rm(running_mean, true), rv(running_var, true);
+    batch_norm_forward_train(y.work(), save_mean, save_invstd, widened(input), widened(weight), widened(bias),
+                             rm.work(), rv.work(), momentum, eps);
+    y.commit();
+    rm.commit();
+    return rv.commit();
+  }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
     forward_train_typed<T>(out, save_mean, save_invstd, input, weight, bias, running_mean, running_var, momentum,
                            eps);
@@ -158,6 +167,12 @@ void CpuBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save_
 void CpuBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight,
                                          const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
                                          double eps) {
+  if (any_16bit({out, input, weight, bias, running_mean, running_var})) {
+    WidenedOutput y(out);
+    batch_norm_forward_eval(y.work(), widened(input), widened(weight), widened(bias), widened(running_mean),
+                            widened(running_var), eps);
+    return y.commit();
+  }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
     forward_eval_typed<T>(out, input, weight, bias, running_mean, running_var, eps);
   });
@@ -166,6 +181,14 @@ void CpuBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input,
 void CpuBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
                                      const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                      const Tensor& mean, const Tensor& invstd, bool train) {
+  if (any_16bit({grad_input, grad_weight, grad_bias, grad_out, input, weight, mean, invstd})) {
+    WidenedOutput gx(grad_input), gw(grad_weight), gb(grad_bias);
+    batch_norm_backward(gx.work(), gw.work(), gb.work(), widened(grad_out), widened(input), widened(weight),
+                        widened(mean), widened(invstd), train);
+    gx.commit();
+    gw.commit();
+    return gb.commit();
+  }
   dispatch_float_double(input.dtype(), "batch_norm_backward", [&]<class T>() {
     backward_typed<T>(grad_input, grad_weight, grad_bias, grad_out, input, weight, mean, invstd, train);
   });

@@ -19,6 +19,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/sgemm.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
@@ -291,6 +292,11 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 
 void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                 const Conv2dParams& p) {
+  if (any_16bit({out, input, weight, bias})) {
+    WidenedOutput y(out);
+    conv2d_forward(y.work(), widened(input), widened(weight), widened(bias), p);
+    return y.commit();
+  }
   ConvGeometry g(input, weight, out, p);
   if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g);
   dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
@@ -298,6 +304,11 @@ void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Te
 
 void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                        const Conv2dParams& p) {
+  if (any_16bit({grad_input, grad_out, weight})) {
+    WidenedOutput gx(grad_input);
+    conv2d_backward_input(gx.work(), widened(grad_out), widened(weight), p);
+    return gx.commit();
+  }
   ConvGeometry g(grad_input, weight, grad_out, p);
   if (g.depthwise()) return depthwise_conv2d_backward_input_cpu(grad_input, grad_out, weight, g);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_input",
@@ -306,6 +317,11 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& g
 
 void CpuBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                                         const Conv2dParams& p) {
+  if (any_16bit({grad_weight, grad_out, input})) {
+    WidenedOutput gw(grad_weight);
+    conv2d_backward_weight(gw.work(), widened(grad_out), widened(input), p);
+    return gw.commit();
+  }
   ConvGeometry g(input, grad_weight, grad_out, p);
   if (g.depthwise()) return depthwise_conv2d_backward_weight_cpu(grad_weight, grad_out, input, g);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_weight",
@@ -313,6 +329,11 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor&
 }
 
 void CpuBackend::conv2d_backward_bias(const Tensor& grad_bias, const Tensor& grad_out) {
+  if (any_16bit({grad_bias, grad_out})) {
+    WidenedOutput gb(grad_bias);
+    conv2d_backward_bias(gb.work(), widened(grad_out));
+    return gb.commit();
+  }
   const int64_t N = grad_out.size(0), OC = grad_out.size(1);
   const int64_t hw = grad_out.numel() / std::max<int64_t>(N * OC, 1);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_bias", [&]<class T>() {

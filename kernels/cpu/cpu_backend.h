@@ -86,6 +86,9 @@ class CpuBackend final : public Backend {
   // optimizer_step.cpp
   void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) override;
   void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) override;
+
+  // grad_unscale.cpp
+  void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) override;
 };
 
 }  // namespace ember

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
@@ -63,6 +64,11 @@ void matmul_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void CpuBackend::matmul(const Tensor& out, const Tensor& a, const Tensor& b) {
+  if (any_16bit({out, a, b})) {
+    WidenedOutput y(out);
+    matmul(y.work(), widened(a), widened(b));
+    return y.commit();
+  }
   EMBER_CHECK(a.stride(2) == 1 || a.stride(1) == 1, "matmul", "operand a must be row- or column-major");
   EMBER_CHECK(b.stride(2) == 1 || b.stride(1) == 1, "matmul", "operand b must be row- or column-major");
   dispatch_float_double(out.dtype(), "matmul", [&]<class T>() { matmul_typed<T>(out, a, b); });

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
@@ -19,6 +20,12 @@ void check_target(int64_t t, int64_t n, int64_t C, int64_t ignore_index) {
 
 void CpuBackend::nll_loss_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& logp,
                                   const Tensor& target, const Tensor& weight, int64_t ignore_index) {
+  if (any_16bit({loss, weight_used, logp, weight})) {
+    WidenedOutput l(loss), wu(weight_used);
+    nll_loss_forward(l.work(), wu.work(), widened(logp), target, widened(weight), ignore_index);
+    l.commit();
+    return wu.commit();
+  }
   const int64_t N = logp.size(0), C = logp.size(1);
   const int64_t* t = static_cast<const int64_t*>(target.data_ptr());
   dispatch_float_double(logp.dtype(), "nll_loss", [&]<class T>() {
@@ -42,6 +49,11 @@ void CpuBackend::nll_loss_forward(const Tensor& loss, const Tensor& weight_used,
 
 void CpuBackend::nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                                    const Tensor& weight, int64_t ignore_index) {
+  if (any_16bit({grad_logp, grad_loss, weight})) {
+    WidenedOutput g(grad_logp);
+    nll_loss_backward(g.work(), widened(grad_loss), target, widened(weight), ignore_index);
+    return g.commit();
+  }
   const int64_t N = grad_logp.size(0), C = grad_logp.size(1);
   const int64_t* t = static_cast<const int64_t*>(target.data_ptr());
   dispatch_float_double(grad_logp.dtype(), "nll_loss_backward", [&]<class T>() {

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
@@ -113,6 +114,11 @@ void max_pool_plane(const T* plane, T* y, int64_t* idx, const Planes& s, const P
 
 void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
                                     const Pool2dParams& p) {
+  if (any_16bit({out, input})) {
+    WidenedOutput y(out);
+    max_pool2d_forward(y.work(), indices, widened(input), p);
+    return y.commit();
+  }
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "max_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -127,6 +133,11 @@ void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, co
 }
 
 void CpuBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) {
+  if (any_16bit({grad_input, grad_out})) {
+    WidenedOutput gx(grad_input);
+    max_pool2d_backward(gx.work(), widened(grad_out), indices);
+    return gx.commit();
+  }
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "max_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
@@ -146,6 +157,11 @@ void CpuBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& gra
 }
 
 void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) {
+  if (any_16bit({out, input})) {
+    WidenedOutput y(out);
+    avg_pool2d_forward(y.work(), widened(input), p);
+    return y.commit();
+  }
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "avg_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -170,6 +186,11 @@ void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, cons
 }
 
 void CpuBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2dParams& p) {
+  if (any_16bit({grad_input, grad_out})) {
+    WidenedOutput gx(grad_input);
+    avg_pool2d_backward(gx.work(), widened(grad_out), p);
+    return gx.commit();
+  }
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "avg_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
@@ -194,6 +215,11 @@ void CpuBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& gra
 }
 
 void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& input) {
+  if (any_16bit({out, input})) {
+    WidenedOutput y(out);
+    adaptive_avg_pool2d_forward(y.work(), widened(input));
+    return y.commit();
+  }
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "adaptive_avg_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -218,6 +244,11 @@ void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& in
 }
 
 void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out) {
+  if (any_16bit({grad_input, grad_out})) {
+    WidenedOutput gx(grad_input);
+    adaptive_avg_pool2d_backward(gx.work(), widened(grad_out));
+    return gx.commit();
+  }
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "adaptive_avg_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());

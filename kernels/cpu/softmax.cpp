@@ -8,11 +8,17 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 
 void CpuBackend::softmax_forward(const Tensor& out, const Tensor& in, int64_t outer, int64_t D, int64_t inner,
                                  bool log) {
+  if (any_16bit({out, in})) {
+    WidenedOutput y(out);
+    softmax_forward(y.work(), widened(in), outer, D, inner, log);
+    return y.commit();
+  }
   dispatch_float_double(in.dtype(), log ? "log_softmax" : "softmax", [&]<class T>() {
     const T* x = static_cast<const T*>(in.data_ptr());
     T* y = static_cast<T*>(out.data_ptr());
@@ -40,6 +46,11 @@ void CpuBackend::softmax_forward(const Tensor& out, const Tensor& in, int64_t ou
 
 void CpuBackend::softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t outer,
                                   int64_t D, int64_t inner, bool log) {
+  if (any_16bit({grad_in, grad_out, out})) {
+    WidenedOutput gx(grad_in);
+    softmax_backward(gx.work(), widened(grad_out), widened(out), outer, D, inner, log);
+    return gx.commit();
+  }
   dispatch_float_double(out.dtype(), "softmax_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
     const T* y = static_cast<const T*>(out.data_ptr());

@@ -94,6 +94,9 @@ class CudaBackend final : public Backend {
   // optimizer_step.cu
   void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) override;
   void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) override;
+
+  // grad_unscale.cu
+  void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) override;
 };
 
 }  // namespace ember

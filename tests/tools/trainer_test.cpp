@@ -1,8 +1,8 @@
 // `ember train` end to end on a tiny synthetic image folder: the run folder's
 // files, resuming from last.ckpt giving the same losses as a run that was
 // never interrupted, Ctrl-C saving and exiting cleanly, a non-finite loss
-// stopping the run with the last good checkpoint kept, and clear errors for
-// bad configs.
+// stopping the run with the last good checkpoint kept, mixed precision, and
+// clear errors for bad configs.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -189,6 +189,52 @@ TEST(Trainer, SimclrPretrainingThenLinearProbe) {
     ++rows;
   }
   EXPECT_EQ(rows, 2);
+}
+
+// Mixed precision end to end. bfloat16 (autocast, no scaling) follows the
+// float32 run's first epoch; float16 (autocast and loss scaling) learns, may skip
+// its first steps while the scale comes down from 2^16 (as PyTorch's
+// GradScaler does), checkpoints the scaler, and a resumed run matches an
+// uninterrupted one.
+TEST(Trainer, MixedPrecisionTrainsAndResumes) {
+  std::string data = make_image_folder("amp");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_amp_runs").string();
+  fs::remove_all(out);
+  auto run = [&](const std::string& name, const std::string& precision, int epochs, const std::string& resume = "") {
+    TrainConfig c = tiny_config(data, out, name, epochs);
+    c.set("train.precision", precision, "test");
+    c.set("optimizer.lr", 0.005, "test");
+    c.set("scheduler.name", "none", "test");
+    if (!resume.empty()) c.set("train.resume", resume, "test");
+    EXPECT_EQ(run_training(c), 0) << name;
+    return epoch_losses(out + "/" + name + "/metrics.csv");
+  };
+  const std::vector<double> f32 = run("float32", "float32", 3);
+  const std::vector<double> bf16 = run("bfloat16", "bfloat16", 3);
+  const std::vector<double> f16 = run("float16", "float16", 3);
+  ASSERT_EQ(f32.size(), 3u);
+  ASSERT_EQ(bf16.size(), 3u);
+  ASSERT_EQ(f16.size(), 3u);
+  // Five steps on: later epochs differ by more than bfloat16's rounding
+  // (this tiny run is chaotic), so they only have to learn.
+  EXPECT_NEAR(bf16[0], f32[0], 0.03 * f32[0]);
+  EXPECT_LT(bf16[2], 0.5 * bf16[0]);
+  EXPECT_LT(f16[2], 0.5 * f16[0]);
+  // 15 steps, no growth (interval 2000): the scale is 2^16 halved once per
+  // skipped step, and the clean-step streak is at most 15.
+  nlohmann::json scaler = load_checkpoint(out + "/float16/last.ckpt").info().extra["grad_scaler"];
+  const double skipped = 16 - std::log2(scaler["scale"].get<double>());
+  EXPECT_TRUE(skipped >= 0 && skipped <= 3 && skipped == std::floor(skipped)) << scaler.dump();
+  EXPECT_LE(scaler["_growth_tracker"].get<double>(), 15 - skipped) << scaler.dump();
+
+  run("float16_first", "float16", 1);
+  const std::vector<double> rest = run("float16_resumed", "float16", 3, out + "/float16_first/last.ckpt");
+  ASSERT_GE(rest.size(), 2u);
+  EXPECT_NEAR(rest.back(), f16[2], 1e-5 * f16[2]);
+
+  TrainConfig bad = tiny_config(data, out, "bad", 1);
+  bad.set("train.precision", "fp8", "test");
+  expect_error([&] { run_training(bad); }, {"train.precision must be float32, float16 or bfloat16", "fp8"});
 }
 
 TEST(Trainer, BadConfigsAreClearErrors) {

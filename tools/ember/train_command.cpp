@@ -16,7 +16,7 @@ namespace {
 struct TrainFlags {
   std::string config_file;
   std::vector<std::string> sets;
-  std::string model, data, val, test, device, output, name, resume, weights, task;
+  std::string model, data, val, test, device, precision, output, name, resume, weights, task;
   int64_t epochs = -1, batch_size = -1, seed = -1, workers = -1;
   double lr = -1, val_split = -1;
   bool new_head = false, help_config = false;
@@ -40,6 +40,7 @@ TrainConfig make_config(const TrainFlags& f) {
   if (f.epochs > 0) flag("train.epochs", f.epochs, "--epochs");
   if (f.seed >= 0) flag("train.seed", f.seed, "--seed");
   if (!f.device.empty()) flag("train.device", f.device, "--device");
+  if (!f.precision.empty()) flag("train.precision", f.precision, "--precision");
   if (!f.resume.empty()) flag("train.resume", f.resume, "--resume");
   if (!f.output.empty()) flag("output.dir", f.output, "--output");
   if (!f.name.empty()) flag("output.name", f.name, "--name");
@@ -69,6 +70,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr", f->lr, "Base learning rate (default 1e-3)");
   cmd->add_option("--seed", f->seed, "Random seed (default 0)");
   cmd->add_option("--device", f->device, "cpu, cuda or cuda:N (default cpu)");
+  cmd->add_option("--precision", f->precision, "float32, or float16 / bfloat16 mixed precision (default float32)");
   cmd->add_option("--resume", f->resume, "Resume from a checkpoint (a run's last.ckpt)");
   cmd->add_option("--output", f->output, "Folder for run folders (default runs)");
   cmd->add_option("--name", f->name, "Run folder name (default <model>-<date>-<time>)");

@@ -143,4 +143,15 @@ std::unique_ptr<Loss> build_loss(const TrainConfig& c, const std::vector<int64_t
   return std::make_unique<CrossEntropyLoss>(weight, c.f64("loss.label_smoothing"));
 }
 
+MixedPrecision build_mixed_precision(const TrainConfig& config) {
+  const std::string precision = config.str("train.precision");
+  EMBER_CHECK(precision == "float32" || precision == "float16" || precision == "bfloat16", "config",
+              "train.precision must be float32, float16 or bfloat16, got '", precision, "'");
+  MixedPrecision mp;
+  mp.autocast = precision != "float32";
+  mp.dtype = precision == "bfloat16" ? DType::BFloat16 : DType::Float16;
+  mp.scaler.enabled = precision == "float16";
+  return mp;
+}
+
 }  // namespace ember

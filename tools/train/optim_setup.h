@@ -1,11 +1,12 @@
 // The optimizer (with per-prefix parameter groups), the learning-rate
-// schedule and the loss of a training run, from its config.
+// schedule, the loss and the precision of a training run, from its config.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/optim/grad_scaler.h"
 #include "engine/optim/lr_scheduler.h"
 #include "engine/optim/optimizer.h"
 #include "layers/loss.h"
@@ -28,5 +29,14 @@ std::unique_ptr<LRScheduler> build_scheduler(Optimizer& optimizer, const TrainCo
 // `class_counts`) or BCE with logits.
 std::unique_ptr<Loss> build_loss(const TrainConfig& config, const std::vector<int64_t>& class_counts,
                                  int64_t num_classes);
+
+// train.precision: float32, or autocast in float16 (with a loss scaler) or
+// bfloat16 (scaler disabled: bfloat16 has float32's range).
+struct MixedPrecision {
+  bool autocast = false;
+  DType dtype = DType::Float16;
+  GradScalerOptions scaler;
+};
+MixedPrecision build_mixed_precision(const TrainConfig& config);
 
 }  // namespace ember

@@ -115,6 +115,8 @@ int run_simclr(const TrainConfig& c) {
   } else {
     opt = std::make_unique<Adam>(single_group(params, c.f64("optimizer.lr"), c.f64("optimizer.weight_decay")));
   }
+  const MixedPrecision precision = build_mixed_precision(c);
+  GradScaler scaler(precision.scaler);
   CsvLog csv(dir + "/simclr.csv");
   const double temperature = c.f64("simclr.temperature");
   for (int64_t epoch = 0; epoch < c.i64("simclr.epochs"); ++epoch) {
@@ -128,13 +130,18 @@ int run_simclr(const TrainConfig& c) {
     while (auto batch = loader.next()) {
       int64_t ch = batch->images.size(1) / 2;
       Tensor v1 = batch->images.narrow(1, 0, ch), v2 = batch->images.narrow(1, ch, ch);
-      Tensor loss = nt_xent_loss((*projection)((*model)(v1)), (*projection)((*model)(v2)), temperature);
+      Tensor loss;
+      {
+        AutocastGuard autocast(precision.dtype, precision.autocast);
+        loss = nt_xent_loss((*projection)((*model)(v1)), (*projection)((*model)(v2)), temperature);
+      }
       double l = loss.item();
       EMBER_CHECK(std::isfinite(l), "simclr", "the NT-Xent loss became ", l, " at epoch ", epoch + 1,
                   "; lower optimizer.lr");
       opt->zero_grad();
-      loss.backward();
-      opt->step();
+      scaler.scale(loss).backward();
+      scaler.step(*opt);
+      scaler.update();
       sum_loss += l;
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.4f", sum_loss / static_cast<double>(++batches));

@@ -75,6 +75,8 @@ const std::vector<ConfigOption>& train_config_schema() {
       {"train.device", "string", "cpu", "cpu, cuda or cuda:N"},
       {"train.seed", "int", 0, "seed for initialisation, shuffling, augmentation and dropout"},
       {"train.deterministic", "bool", false, "prefer deterministic algorithms (GPU) at some speed cost"},
+      {"train.precision", "string", "float32",
+       "float32, or float16 / bfloat16 mixed precision (autocast, float32 master weights; float16 adds loss scaling)"},
       {"train.grad_clip", "float", 0.0, "clip the global gradient norm to this value; 0: off"},
       {"train.early_stopping.metric", "string", "val_loss", "metric watched for early stopping"},
       {"train.early_stopping.mode", "string", "min", "min or max: which direction is better"},

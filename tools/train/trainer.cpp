@@ -113,6 +113,8 @@ class TrainingRun {
   std::unique_ptr<DataLoader> train_loader_, val_loader_, test_loader_;
   std::unique_ptr<Optimizer> opt_;
   std::unique_ptr<LRScheduler> sched_;
+  MixedPrecision precision_;
+  std::unique_ptr<GradScaler> scaler_;  // float16's loss scaling; passes through otherwise
   std::unique_ptr<Loss> loss_;
   std::unique_ptr<CsvLog> csv_;
   std::unique_ptr<TensorBoardWriter> tb_;
@@ -127,6 +129,8 @@ void TrainingRun::setup() {
   device_ = Device::parse(c_.str("train.device"));
   if (device_.is_cuda()) backend(device_);  // fails clearly without a GPU
   backend_config().deterministic = c_.flag("train.deterministic");
+  precision_ = build_mixed_precision(c_);
+  scaler_ = std::make_unique<GradScaler>(precision_.scaler);
   const uint64_t seed = static_cast<uint64_t>(c_.i64("train.seed"));
   manual_seed(seed);
 
@@ -178,6 +182,9 @@ void TrainingRun::setup() {
     step_ = info.step;
     default_generator().set_state(info.generator);
     history_ = History::from_json(info.extra.value("history", json()));
+    if (scaler_->enabled() && info.extra.contains("grad_scaler")) {
+      scaler_->load_state_dict(info.extra["grad_scaler"].get<std::map<std::string, double>>());
+    }
     best_ = info.extra.contains("best") && info.extra["best"].is_number() ? info.extra["best"].get<double>() : NAN;
     std::printf("resumed from %s at epoch %lld, step %lld\n", path.c_str(), static_cast<long long>(start_epoch_),
                 static_cast<long long>(step_));
@@ -206,8 +213,12 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
   double loss_sum = 0;
   int64_t correct = 0, seen = 0, batches = 0;
   while (auto batch = train_loader_->next()) {
-    Tensor out = model(batch->images);
-    Tensor loss = (*loss_)(out, batch->labels);
+    Tensor out, loss;
+    {
+      AutocastGuard autocast(precision_.dtype, precision_.autocast);
+      out = model(batch->images);
+      loss = (*loss_)(out, batch->labels);
+    }
     double l = loss.item();
     if (!std::isfinite(l)) {
       const std::string last = dir_ + "/last.ckpt";
@@ -222,9 +233,13 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
       return false;
     }
     opt_->zero_grad();
-    loss.backward();
-    if (clip > 0) clip_grad_norm_(params, clip);
-    opt_->step();
+    scaler_->scale(loss).backward();
+    if (clip > 0) {
+      scaler_->unscale_(*opt_);  // clip the true gradients, not the scaled ones
+      clip_grad_norm_(params, clip);
+    }
+    scaler_->step(*opt_);  // skipped when float16 gradients overflowed
+    scaler_->update();
     ++step_;
     if (sched_ && sched_->per_batch()) sched_->step();
     int64_t n = batch->labels.size(0);
@@ -264,6 +279,7 @@ void TrainingRun::save(const std::string& name, int64_t epoch_done) {
                 {"new_head", c_.flag("model.new_head")},
                 {"head_dropout", c_.f64("model.head_dropout")},
                 {"history", history_.to_json()},
+                {"grad_scaler", scaler_->state_dict()},
                 {"best", std::isnan(best_) ? json() : json(best_)},
                 {"config", c_.to_json()}};
   save_checkpoint(dir_ + "/" + name, *ms_.model, opt_.get(), sched_.get(), info);
@@ -344,7 +360,10 @@ int TrainingRun::run() {
                        fmt("%.4f", train_loss) + " acc " + fmt("%.2f%%", train_acc);
     double val_loss = NAN, val_acc = NAN;
     if (has_val) {
-      EvalResult r = evaluate(*ms_.model, *val_loader_, *loss_, data_.num_classes, data_.class_names, "");
+      EvalResult r = [&] {
+        AutocastGuard autocast(precision_.dtype, precision_.autocast);  // validation in the training precision
+        return evaluate(*ms_.model, *val_loader_, *loss_, data_.num_classes, data_.class_names, "");
+      }();
       val_loss = r.loss;
       val_acc = 100.0 * r.metrics.top1();
       last_["val_loss"] = val_loss;
@@ -353,6 +372,10 @@ int TrainingRun::run() {
     }
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     line += " | lr " + fmt("%.2e", lr) + " | " + format_duration(seconds);
+    if (scaler_->enabled()) {
+      line += " | loss scale " + fmt("%g", scaler_->get_scale()) + ", " + std::to_string(scaler_->skipped_steps()) +
+              " overflowing steps skipped in this run";
+    }
     std::printf("%s\n", line.c_str());
 
     // Logs.
