@@ -140,7 +140,8 @@ void expect_same_predictions(const Reference& ref) {
 }
 
 // `ember predict --top 5` on the photos: per photo, its lines "  1. 282  tiger cat  69.739%".
-std::map<std::string, std::vector<ClassProb>> ember_predict(const std::string& model, const std::string& npz) {
+std::map<std::string, std::vector<ClassProb>> ember_predict(const std::string& model, const std::string& npz,
+                                                             const std::string& extra_args = "") {
   const std::filesystem::path exe = ember_program();
   std::map<std::string, std::vector<ClassProb>> out;
   if (!std::filesystem::exists(exe)) {
@@ -148,7 +149,7 @@ std::map<std::string, std::vector<ClassProb>> ember_predict(const std::string& m
     return out;
   }
   const std::string cmd = shell_quote(exe.string()) + " predict --model " + model + " --weights " + shell_quote(npz) +
-                          " --top 5" + photo_arguments();
+                          " --top 5" + extra_args + photo_arguments();
   int status = 0;
   std::string text = run_command(cmd + " 2>&1", &status);
   EXPECT_EQ(status, 0) << cmd << "\n" << text;
@@ -227,6 +228,18 @@ TEST(PredictRealPhotos, MobileNetV2) {
     for (size_t k = 0; k < 3; ++k) {
       EXPECT_EQ(predicted[photo][k].cls, want[k].cls) << photo << " rank " << k + 1;
       EXPECT_NEAR(predicted[photo][k].prob, want[k].prob, 5e-4) << photo << " rank " << k + 1;
+    }
+  }
+  // Under autocast: the same top-1 classes, probabilities within 0.5%
+  // (float16) and 1% (bfloat16); measured 1.0e-3 and 1.1e-3.
+  for (const auto& [precision, tol] : {std::pair<std::string, double>{"float16", 0.005}, {"bfloat16", 0.01}}) {
+    auto amp = ember_predict(ref.arch, ref.npz(), " --precision " + precision);
+    for (const auto& [photo, want] : readme) {
+      ASSERT_GE(amp[photo].size(), 1u) << precision << " " << photo;
+      EXPECT_EQ(amp[photo][0].cls, want[0].cls) << precision << " " << photo;
+      EXPECT_NEAR(amp[photo][0].prob, predicted[photo][0].prob, tol) << precision << " " << photo;
+      std::printf("[ predict ] %s %s: top-1 %.5f (float32 %.5f)\n", precision.c_str(), photo.c_str(),
+                  amp[photo][0].prob, predicted[photo][0].prob);
     }
   }
 }

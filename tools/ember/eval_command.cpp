@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "data/loader.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/error.h"
 #include "layers/loss.h"
@@ -18,7 +19,7 @@ namespace ember::cli {
 
 void add_eval_command(CLI::App& app) {
   struct Options {
-    std::string checkpoint, model, weights, manifest, data, out, device = "cpu";
+    std::string checkpoint, model, weights, manifest, data, out, device = "cpu", precision = "float32";
     int64_t batch_size = 32, workers = 2, resize = 0, crop = 0;
     std::vector<double> mean, std;
     bool grayscale = false;
@@ -39,6 +40,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--mean", o->mean, "Normalisation mean (--weights; default: manifest or ImageNet's)")->expected(3);
   cmd->add_option("--std", o->std, "Normalisation std (--weights; default: manifest or ImageNet's)")->expected(3);
   cmd->add_flag("--grayscale", o->grayscale, "Decode images as grey (single-channel models)");
+  cmd->add_option("--precision", o->precision, "float32, or float16 / bfloat16 under autocast")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
+      ->capture_default_str();
   cmd->callback([o] {
     Device device = Device::parse(o->device);
     EMBER_CHECK(!o->checkpoint.empty() || (!o->model.empty() && !o->weights.empty()), "eval",
@@ -64,6 +68,7 @@ void add_eval_command(CLI::App& app) {
     DataLoader loader(data, t.pipeline, lo);
     CrossEntropyLoss ce;
     BCEWithLogitsLoss bce;
+    AutocastGuard autocast(o->precision == "bfloat16" ? DType::BFloat16 : DType::Float16, o->precision != "float32");
     // A one-output model was trained with BCE on two classes.
     bool binary = false;
     {

@@ -41,7 +41,7 @@ std::vector<std::string> expand_images(const std::vector<std::string>& inputs) {
 
 void add_predict_command(CLI::App& app) {
   struct Options {
-    std::string checkpoint, model, weights, manifest, classes, device = "cpu";
+    std::string checkpoint, model, weights, manifest, classes, device = "cpu", precision = "float32";
     std::vector<std::string> images;
     int64_t top = 5, resize = 0, crop = 0;
     std::vector<double> mean, std;
@@ -62,6 +62,9 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--mean", o->mean, "Normalisation mean (default: manifest or ImageNet's)")->expected(3);
   cmd->add_option("--std", o->std, "Normalisation std (default: manifest or ImageNet's)")->expected(3);
   cmd->add_flag("--grayscale", o->grayscale, "Decode images as grey");
+  cmd->add_option("--precision", o->precision, "float32, or float16 / bfloat16 under autocast")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
+      ->capture_default_str();
   cmd->callback([o] {
     Device device = Device::parse(o->device);
     EMBER_CHECK(!o->checkpoint.empty() || (!o->model.empty() && !o->weights.empty()), "predict",
@@ -73,13 +76,14 @@ void add_predict_command(CLI::App& app) {
     DecodeOptions decode;
     decode.channels = o->grayscale ? 1 : 3;
     NoGradGuard no_grad;
+    AutocastGuard autocast(o->precision == "bfloat16" ? DType::BFloat16 : DType::Float16, o->precision != "float32");
     for (const std::string& path : expand_images(o->images)) {
       Rng rng(0, 0);
       Tensor x = t.pipeline(read_image(path, decode), rng).unsqueeze(0).to(device);
       Tensor logits = (*t.model)(x);
       // One sigmoid output (BCE training): the two-class probabilities are (1 - s, s).
       Tensor probs = logits.size(1) == 1 ? cat({1.0 - sigmoid(logits), sigmoid(logits)}, 1) : softmax(logits, 1);
-      std::vector<float> p = probs.to_vector<float>();
+      std::vector<float> p = probs.to(DType::Float32).to_vector<float>();
       std::vector<int64_t> order(p.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
       int64_t k = std::min<int64_t>(o->top, static_cast<int64_t>(p.size()));
