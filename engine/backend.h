@@ -195,6 +195,22 @@ class Backend {
   virtual void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                                  const Tensor& weight, int64_t ignore_index) = 0;
 
+  // --- Fused softmax cross-entropy on logits [N, C] with class targets ---
+  // With lse_n = log sum_c exp(x[n, c]), t = target[n], w the class weights
+  // (1 when undefined) and e the label smoothing:
+  //   loss[n] = (1 - e) w[t] (lse_n - x[n, t]) + e / C sum_c w[c] (lse_n - x[n, c])
+  // weight_used[n] = w[t]; both 0 when t == ignore_index. lse (same dtype
+  // as the logits, [N]) is kept for the backward. Throws if a target is
+  // outside [0, C) and not ignore_index.
+  virtual void cross_entropy_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& lse,
+                                     const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                     int64_t ignore_index, double label_smoothing) = 0;
+  // grad_logits[n, c] = grad_loss[n] ((1 - e) w[t] (p - [c == t]) + e / C (p sum(w) - w[c])),
+  // p = exp(x[n, c] - lse_n); rows of ignored targets are 0.
+  virtual void cross_entropy_backward(const Tensor& grad_logits, const Tensor& grad_loss, const Tensor& logits,
+                                      const Tensor& lse, const Tensor& target, const Tensor& weight,
+                                      int64_t ignore_index, double label_smoothing) = 0;
+
   // --- Fused optimizer steps (kernels/optimizer_math.h) ---
   // Every listed parameter is updated in place in one pass over its
   // tensors (CUDA: a few launches for the whole list), instead of the

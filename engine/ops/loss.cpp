@@ -50,10 +50,9 @@ void check_weight(const Tensor& weight, int64_t C, const Tensor& input, const ch
 }
 
 // nll on [M, C] log-probabilities and [M] targets; returns the reduced loss
-// (or [M] for None) and, through `total_weight`, the summed weights of the
-// counted samples.
-Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, Reduction red,
-              Tensor* total_weight_out) {
+// (or [M] for None); the mean divides by the summed weights of the counted
+// samples.
+Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, Reduction red) {
   const int64_t M = logp.size(0);
   Tensor lp = logp.detach().contiguous();
   Tensor tg = target.detach().to(DType::Int64).contiguous();
@@ -62,7 +61,6 @@ Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, in
   Tensor used = empty({M}, TensorOptions(logp.dtype(), logp.device()));
   if (M > 0) backend(logp.device()).nll_loss_forward(losses, used, lp, tg, w, ignore_index);
   Tensor total_weight = sum(used);
-  if (total_weight_out) *total_weight_out = total_weight;
   Tensor out = red == Reduction::None ? losses : red == Reduction::Sum ? sum(losses) : div(sum(losses), total_weight);
   if (any_requires_grad({logp})) {
     record("NllLossBackward", out, {logp},
@@ -78,6 +76,45 @@ Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, in
   return out;
 }
 
+// Cross-entropy with class targets in one fused kernel each way
+// (Backend::cross_entropy_forward/backward): nothing of size N x C is kept
+// but the logits. The per-sample losses carry PyTorch 1.13's label
+// smoothing, (1 - e) nll + e / C smooth; both of its mean terms divide by
+// the summed target weights (the count of counted targets without class
+// weights), so the mean is sum(loss) / sum(weight_used).
+Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                           Reduction red, double label_smoothing) {
+  const bool unbatched = logits.dim() == 1;
+  Tensor rows = unbatched ? logits.unsqueeze(0) : classes_last(logits);  // [M, C]
+  const int64_t M = rows.size(0), C = rows.size(1);
+  Tensor x = rows.detach().contiguous();
+  Tensor tg = target.detach().to(DType::Int64).reshape({-1}).contiguous();
+  Tensor w = weight.defined() ? weight.detach().to(x.dtype()).contiguous() : Tensor();
+  const TensorOptions opts(x.dtype(), x.device());
+  Tensor losses = empty({M}, opts), used = empty({M}, opts), lse = empty({M}, opts);
+  if (M > 0) backend(x.device()).cross_entropy_forward(losses, used, lse, x, tg, w, ignore_index, label_smoothing);
+  Tensor total_weight = sum(used);
+  Tensor out = red == Reduction::None ? losses.reshape(target.shape())
+               : red == Reduction::Sum ? sum(losses)
+                                       : div(sum(losses), total_weight);
+  if (any_requires_grad({rows})) {
+    record("CrossEntropyBackward", out, {rows},
+           [sx = Saved(x), lse, tg, w, ignore_index, red, total_weight, label_smoothing, M, C](
+               const Tensor& g, const NeedsGrad&) {
+             Tensor per_sample = red == Reduction::None ? g.reshape({M}).contiguous()
+                                 : red == Reduction::Sum ? g.expand({M}).contiguous()
+                                                         : div(g, total_weight).expand({M}).contiguous();
+             Tensor grad = empty({M, C}, TensorOptions(g.dtype(), g.device()));
+             if (M > 0) {
+               backend(g.device()).cross_entropy_backward(grad, per_sample, sx.get(), lse, tg, w, ignore_index,
+                                                          label_smoothing);
+             }
+             return std::vector<Tensor>{grad};
+           });
+  }
+  return out;
+}
+
 }  // namespace
 
 Reduction parse_reduction(const std::string& name) {
@@ -87,11 +124,12 @@ Reduction parse_reduction(const std::string& name) {
   fail("loss", "reduction must be 'none', 'mean' or 'sum', got '", name, "'");
 }
 
-namespace {
-Tensor nll_loss_impl(const Tensor& logp_in, const Tensor& target_in, const Tensor& weight, int64_t ignore_index,
-                     Reduction reduction, Tensor* total_weight) {
+Tensor nll_loss(const Tensor& logp_arg, const Tensor& target_in, const Tensor& weight_arg, int64_t ignore_index,
+                Reduction reduction) {
   const char* op = "nll_loss";
-  EMBER_CHECK(logp_in.defined() && target_in.defined(), op, "got an undefined tensor");
+  EMBER_CHECK(logp_arg.defined() && target_in.defined(), op, "got an undefined tensor");
+  // The losses run in float32 under autocast (engine/autocast.h).
+  const Tensor logp_in = autocast_to_float32(logp_arg), weight = autocast_to_float32(weight_arg);
   bool unbatched = logp_in.dim() == 1;
   Tensor logp = unbatched ? logp_in.unsqueeze(0) : logp_in;
   Tensor target = unbatched ? target_in.reshape({1}) : target_in;
@@ -99,16 +137,9 @@ Tensor nll_loss_impl(const Tensor& logp_in, const Tensor& target_in, const Tenso
               dtype_name(logp.dtype()));
   check_class_target(logp, target, op);
   check_weight(weight, logp.size(1), logp, op);
-  Tensor out = nll_2d(classes_last(logp), target.reshape({-1}), weight, ignore_index, reduction, total_weight);
+  Tensor out = nll_2d(classes_last(logp), target.reshape({-1}), weight, ignore_index, reduction);
   if (reduction == Reduction::None) out = out.reshape(target_in.shape());
   return out;
-}
-}  // namespace
-
-Tensor nll_loss(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                Reduction reduction) {
-  return nll_loss_impl(autocast_to_float32(logp), target, autocast_to_float32(weight), ignore_index, reduction,
-                       nullptr);
 }
 
 Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target_arg, const Tensor& weight_arg,
@@ -124,12 +155,11 @@ Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target_arg, const T
   const int64_t class_dim = logits.dim() == 1 ? 0 : 1;
   const int64_t C = logits.size(class_dim);
   check_weight(weight, C, logits, op);
-  Tensor logp = log_softmax(logits, class_dim);
-  // Class weights shaped to broadcast along the class dim.
-  Shape wshape(logits.dim(), 1);
-  wshape[class_dim] = C;
 
   if (is_floating(target.dtype())) {  // probabilities
+    Tensor logp = log_softmax(logits, class_dim);
+    Shape wshape(logits.dim(), 1);  // class weights broadcast along the class dim
+    wshape[class_dim] = C;
     EMBER_CHECK(target.shape() == logits.shape(), op, "probability target of shape ", target.shape(),
                 " must match logits of shape ", logits.shape());
     Tensor t = label_smoothing > 0 ? add(mul(target, 1.0 - label_smoothing), label_smoothing / C) : target;
@@ -140,27 +170,14 @@ Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target_arg, const T
     return apply_reduction(loss, reduction);
   }
 
-  Tensor total_weight;  // sum of w[target] over the samples that count
-  if (logits.dim() >= 2) check_class_target(logits, target, op);
-  Tensor nll = nll_loss_impl(logp, target, weight, ignore_index, reduction, &total_weight);
-  if (label_smoothing == 0.0) return nll;
-  // PyTorch 1.13: (1 - e) * nll + e / C * smooth, where smooth is the
-  // (weighted) sum of -logp over classes, zero for ignored targets; its mean
-  // divides by the summed target weights when class weights are given, else
-  // by the number of targets that are not ignored.
-  Tensor per = weight.defined() ? mul(logp, weight.reshape(wshape)) : logp;
-  Tensor smooth = masked_fill(neg(sum(per, {class_dim})), eq(target, ignore_index), 0.0);
-  Tensor smooth_red;
-  switch (reduction) {
-    case Reduction::None: smooth_red = smooth; break;
-    case Reduction::Sum: smooth_red = sum(smooth); break;
-    case Reduction::Mean: {
-      Tensor count = sum(logical_not(eq(target, ignore_index))).to(smooth.dtype());
-      smooth_red = div(sum(smooth), weight.defined() ? total_weight : count);
-      break;
-    }
+  if (logits.dim() >= 2) {
+    check_class_target(logits, target, op);
+  } else {
+    EMBER_CHECK(target.dim() == 0 && (target.dtype() == DType::Int64 || target.dtype() == DType::Int32), op,
+                "an unbatched input of shape ", logits.shape(), " needs one int64 class index, got a ",
+                dtype_name(target.dtype()), " target of shape ", target.shape());
   }
-  return add(mul(nll, 1.0 - label_smoothing), mul(smooth_red, label_smoothing / C));
+  return fused_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing);
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& x_arg, const Tensor& y_arg, const Tensor& weight_arg,

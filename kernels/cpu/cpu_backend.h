@@ -83,6 +83,14 @@ class CpuBackend final : public Backend {
   void nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_loss, const Tensor& target,
                          const Tensor& weight, int64_t ignore_index) override;
 
+  // cross_entropy.cpp
+  void cross_entropy_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& lse, const Tensor& logits,
+                             const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                             double label_smoothing) override;
+  void cross_entropy_backward(const Tensor& grad_logits, const Tensor& grad_loss, const Tensor& logits,
+                              const Tensor& lse, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                              double label_smoothing) override;
+
   // optimizer_step.cpp
   void sgd_step(const std::vector<OptimizerParam>& params, const SgdScalars& s) override;
   void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) override;

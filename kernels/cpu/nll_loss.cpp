@@ -3,20 +3,11 @@
 // Memory: one read per sample (the gather), C writes per sample in backward.
 #include <cstring>
 
+#include "kernels/cpu/class_target.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
-namespace {
-
-void check_target(int64_t t, int64_t n, int64_t C, int64_t ignore_index) {
-  if (t != ignore_index && (t < 0 || t >= C)) {
-    fail("nll_loss", "target ", t, " of sample ", n, " is out of bounds for ", C, " classes (expected 0 to ", C - 1,
-         ")");
-  }
-}
-
-}  // namespace
 
 void CpuBackend::nll_loss_forward(const Tensor& loss, const Tensor& weight_used, const Tensor& logp,
                                   const Tensor& target, const Tensor& weight, int64_t ignore_index) {
@@ -34,7 +25,7 @@ void CpuBackend::nll_loss_forward(const Tensor& loss, const Tensor& weight_used,
     T* l = static_cast<T*>(loss.data_ptr());
     T* wu = static_cast<T*>(weight_used.data_ptr());
     for (int64_t n = 0; n < N; ++n) {
-      check_target(t[n], n, C, ignore_index);
+      check_class_index("nll_loss", t[n], n, C, ignore_index);
       if (t[n] == ignore_index) {
         l[n] = T(0);
         wu[n] = T(0);
@@ -62,7 +53,7 @@ void CpuBackend::nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_l
     const T* w = weight.defined() ? static_cast<const T*>(weight.data_ptr()) : nullptr;
     std::memset(g, 0, static_cast<size_t>(N * C) * sizeof(T));
     for (int64_t n = 0; n < N; ++n) {
-      check_target(t[n], n, C, ignore_index);
+      check_class_index("nll_loss", t[n], n, C, ignore_index);
       if (t[n] == ignore_index) continue;
       g[n * C + t[n]] = -(w ? w[t[n]] : T(1)) * gl[n];
     }

@@ -4,24 +4,17 @@
 //             for ignore_index); one thread per sample.
 //   backward: grad_logp is zeroed (cudaMemsetAsync), then one thread per
 //             sample writes -w[t] * grad_loss[n] at (n, t).
-// Targets outside [0, C) (other than ignore_index) cannot throw inside a
-// kernel, so each thread that finds one records the smallest such sample
-// index with atomicMin in a device flag; the host copies the flag back
-// (synchronising the stream) and throws the CPU's message naming the sample
-// and its target.
+// Targets outside [0, C) (other than ignore_index) are reported through
+// bad_target_flag.cuh, with the CPU's message.
 // Memory traffic: per sample one target (8 bytes), one gathered logp and one
 // class weight read, two values written; the backward also writes the N x C
 // zeros.
-#include <limits>
-
-#include "engine/cuda/caching_allocator.h"
+#include "kernels/cuda/bad_target_flag.cuh"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_types.cuh"
 
 namespace ember {
 namespace {
-
-constexpr unsigned long long kNoBadSample = std::numeric_limits<unsigned long long>::max();
 
 template <class T>
 __global__ void nll_forward_kernel(const T* __restrict__ logp, const int64_t* __restrict__ target,
@@ -37,7 +30,7 @@ __global__ void nll_forward_kernel(const T* __restrict__ logp, const int64_t* __
       continue;
     }
     if (t < 0 || t >= C) {
-      atomicMin(bad, static_cast<unsigned long long>(n));
+      flag_bad_target(bad, n);
       loss[n] = cast<T>(A(0));
       used[n] = cast<T>(A(0));
       continue;
@@ -58,41 +51,13 @@ __global__ void nll_backward_kernel(T* __restrict__ grad_logp, const T* __restri
     const int64_t t = target[n];
     if (t == ignore_index) continue;
     if (t < 0 || t >= C) {
-      atomicMin(bad, static_cast<unsigned long long>(n));
+      flag_bad_target(bad, n);
       continue;
     }
     const A w = weight ? cast<A>(weight[t]) : A(1);
     grad_logp[n * C + t] = cast<T>(-w * cast<A>(grad_loss[n]));
   }
 }
-
-// A device flag holding the smallest bad sample index (or kNoBadSample).
-class BadTargetFlag {
- public:
-  explicit BadTargetFlag(const KernelContext& ctx) : ctx_(ctx), buf_(ctx.device, sizeof(unsigned long long)) {
-    EMBER_CUDA_CHECK(cudaMemsetAsync(buf_.get(), 0xff, sizeof(unsigned long long), ctx.stream), "nll_loss");
-  }
-  unsigned long long* get() const { return buf_.as<unsigned long long>(); }
-  // Waits for the kernel and throws the CPU backend's message if a target was out of range.
-  void check(const Tensor& target, int64_t C) const {
-    unsigned long long bad = 0;
-    EMBER_CUDA_CHECK(cudaMemcpyAsync(&bad, buf_.get(), sizeof bad, cudaMemcpyDeviceToHost, ctx_.stream), "nll_loss");
-    EMBER_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream), "nll_loss");
-    if (bad == kNoBadSample) return;
-    const int64_t n = static_cast<int64_t>(bad);
-    int64_t t = 0;
-    EMBER_CUDA_CHECK(cudaMemcpyAsync(&t, static_cast<const int64_t*>(target.data_ptr()) + n, sizeof t,
-                                     cudaMemcpyDeviceToHost, ctx_.stream),
-                     "nll_loss");
-    EMBER_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream), "nll_loss");
-    fail("nll_loss", "target ", t, " of sample ", n, " is out of bounds for ", C, " classes (expected 0 to ", C - 1,
-         ")");
-  }
-
- private:
-  const KernelContext& ctx_;
-  DeviceBuffer buf_;
-};
 
 }  // namespace
 
@@ -102,7 +67,7 @@ void CudaBackend::nll_loss_forward(const Tensor& loss, const Tensor& weight_used
   EMBER_CHECK(target.dtype() == DType::Int64, "nll_loss", "expects int64 targets");
   if (N == 0) return;
   KernelContext ctx(logp);
-  BadTargetFlag flag(ctx);
+  BadTargetFlag flag(ctx, "nll_loss");
   dispatch_cuda_floating(logp.dtype(), "nll_loss", [&]<class T>() {
     nll_forward_kernel<T><<<grid_for(N, 256, ctx.device), 256, 0, ctx.stream>>>(
         static_cast<const T*>(logp.data_ptr()), static_cast<const int64_t*>(target.data_ptr()),
@@ -122,7 +87,7 @@ void CudaBackend::nll_loss_backward(const Tensor& grad_logp, const Tensor& grad_
   EMBER_CUDA_CHECK(cudaMemsetAsync(grad_logp.data_ptr(), 0, static_cast<size_t>(N * C) * grad_logp.element_size(),
                                    ctx.stream),
                    "nll_loss_backward");
-  BadTargetFlag flag(ctx);
+  BadTargetFlag flag(ctx, "nll_loss");
   dispatch_cuda_floating(grad_logp.dtype(), "nll_loss_backward", [&]<class T>() {
     nll_backward_kernel<T><<<grid_for(N, 256, ctx.device), 256, 0, ctx.stream>>>(
         static_cast<T*>(grad_logp.data_ptr()), static_cast<const T*>(grad_loss.data_ptr()),

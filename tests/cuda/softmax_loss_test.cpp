@@ -90,7 +90,7 @@ TEST(CudaLoss, OutOfRangeTargetIsAnError) {
   EMBER_REQUIRE_CUDA();
   Tensor logits = randn({4, 3}, TensorOptions(kCuda));
   Tensor target = from_vector<int64_t>({0, 2, 3, 1}, {4}, kCuda);
-  expect_error([&] { cross_entropy(logits, target); }, {"nll_loss", "target 3", "sample 2", "3 classes"});
+  expect_error([&] { cross_entropy(logits, target); }, {"cross_entropy", "target 3", "sample 2", "3 classes"});
   Tensor negative = from_vector<int64_t>({0, -5, 1, 1}, {4}, kCuda);
   expect_error([&] { nll_loss(log_softmax(logits, 1), negative); }, {"nll_loss", "target -5", "sample 1"});
   // The stream is still usable afterwards.

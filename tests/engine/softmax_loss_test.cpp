@@ -60,6 +60,14 @@ TEST(Losses, ProbabilityAndSpatialTargets) {
            [](const Inputs& x) { return nll_loss(log_softmax(x[0], 1), x[1], Tensor(), -100, Reduction::None); });
   check_op({in::randn({7}), in::given(scalar_tensor(3, DType::Int64))}, "F.cross_entropy(a, b)",
            [](const Inputs& x) { return cross_entropy(x[0], x[1]); });
+  // The fused kernel over a spatial map: class weights, smoothing, ignored pixels, per-pixel losses.
+  Tensor pixels = from_vector<int64_t>({0, 2, -100, 1, 2, 2, -100, 0, 1, 1, 0, 2}, {2, 2, 3});
+  check_op({in::randn({2, 3, 2, 3}), in::given(pixels), in::no_grad(in::positive({3}))},
+           "F.cross_entropy(a, b, weight=c, label_smoothing=0.15, reduction='none')",
+           [](const Inputs& x) { return cross_entropy(x[0], x[1], x[2], -100, Reduction::None, 0.15); });
+  check_op({in::randn({2, 3, 2, 3}), in::given(pixels), in::no_grad(in::positive({3}))},
+           "F.cross_entropy(a, b, weight=c, label_smoothing=0.15)",
+           [](const Inputs& x) { return cross_entropy(x[0], x[1], x[2], -100, Reduction::Mean, 0.15); });
 }
 
 TEST(Losses, NllBceMseL1) {
@@ -96,7 +104,7 @@ TEST(Losses, FiniteDifferenceGradients) {
 
 TEST(Losses, Errors) {
   expect_error([] { cross_entropy(zeros({4, 3}), from_vector<int64_t>({0, 1, 3, 2}, {4})); },
-               {"nll_loss", "target 3", "3 classes"});
+               {"cross_entropy", "target 3", "sample 2", "3 classes"});
   expect_error([] { cross_entropy(zeros({4, 3}), from_vector<int64_t>({0, 1}, {2})); }, {"cross_entropy", "[2]", "[4, 3]"});
   expect_error([] { cross_entropy(zeros({4, 3}), zeros({4}, DType::Int64), zeros({2})); }, {"cross_entropy", "weight", "[2]"});
   expect_error([] { cross_entropy(zeros({4, 3}), zeros({4}, DType::Int64), Tensor(), -100, Reduction::Mean, 1.5); },
