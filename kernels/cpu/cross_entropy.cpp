@@ -1,6 +1,7 @@
 // Fused softmax cross-entropy on the CPU, logits [N, C] with class targets
 // (formulas: engine/backend.h). Per row, forward: the maximum, then
-// lse = max + log sum exp(x - max) (summed in double), then the loss from
+// lse = max + log sum exp(x - max) (float32: eight at a time with
+// vector_exp.h; sums in double), then the loss from
 // lse, x[t] and, with label smoothing, sum w[c] x[c]; the backward writes
 // each gradient from p = exp(x - lse). Rows are split over threads.
 // Memory traffic per element: forward reads x twice (the second pass from
@@ -8,10 +9,12 @@
 // once; the composed log_softmax + NLL also wrote and re-read N x C
 // log-probabilities and zero-filled the gradient first.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/class_target.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vector_exp.h"
 #include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
@@ -47,9 +50,22 @@ void forward_typed(const Tensor& loss, const Tensor& weight_used, const Tensor& 
       T mx = -std::numeric_limits<T>::infinity();
       for (int64_t c = 0; c < C; ++c) mx = std::max(mx, row[c]);
       double s = 0, wx = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        s += std::exp(static_cast<double>(row[c] - mx));
-        if (eps > 0) wx += (w ? static_cast<double>(w[c]) : 1.0) * static_cast<double>(row[c]);
+      int64_t c = 0;
+#ifdef EMBER_HAVE_VECTOR_EXP
+      if constexpr (std::is_same_v<T, float>) {  // eight classes at a time
+        __m256d acc_lo = _mm256_setzero_pd(), acc_hi = _mm256_setzero_pd();  // sums in double, as the scalar path
+        const __m256 vmx = _mm256_set1_ps(mx);
+        for (; c + 8 <= C; c += 8) {
+          const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), vmx));
+          acc_lo = _mm256_add_pd(acc_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+          acc_hi = _mm256_add_pd(acc_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        }
+        s = sum4(_mm256_add_pd(acc_lo, acc_hi));
+      }
+#endif
+      for (; c < C; ++c) s += std::exp(static_cast<double>(row[c] - mx));
+      if (eps > 0) {
+        for (int64_t k = 0; k < C; ++k) wx += (w ? static_cast<double>(w[k]) : 1.0) * static_cast<double>(row[k]);
       }
       const double log_sum = static_cast<double>(mx) + std::log(s);
       lse[n] = static_cast<T>(log_sum);
@@ -91,9 +107,19 @@ void backward_typed(const Tensor& grad_logits, const Tensor& grad_loss, const Te
       const T hard = static_cast<T>(1.0 - eps) * (w ? w[t[n]] : T(1));
       const T p_scale = g * (hard + smooth * w_total);
       const T m = lse[n];
-      for (int64_t c = 0; c < C; ++c) {
-        out[c] = p_scale * std::exp(row[c] - m) - g * smooth * (w ? w[c] : T(1));
+      const T uniform = g * smooth;  // the smoothing's constant part, times w[c]
+      int64_t c = 0;
+#ifdef EMBER_HAVE_VECTOR_EXP
+      if constexpr (std::is_same_v<T, float>) {
+        const __m256 vm = _mm256_set1_ps(m), vp = _mm256_set1_ps(p_scale), vu = _mm256_set1_ps(uniform);
+        for (; c + 8 <= C; c += 8) {
+          const __m256 p = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), vm));
+          const __m256 wc = w ? _mm256_loadu_ps(w + c) : _mm256_set1_ps(1.0f);
+          _mm256_storeu_ps(out + c, _mm256_fmsub_ps(vp, p, _mm256_mul_ps(vu, wc)));
+        }
       }
+#endif
+      for (; c < C; ++c) out[c] = p_scale * std::exp(row[c] - m) - uniform * (w ? w[c] : T(1));
       out[t[n]] -= g * hard;
     }
   });

@@ -46,6 +46,10 @@ TEST(Losses, IgnoreIndexAndLabelSmoothing) {
            [](const Inputs& x) { return cross_entropy(x[0], x[1], x[2], -100, Reduction::None, 0.2); });
   check_op({in::randn({8, 5}), in::integers({8}, 0, 5)}, "F.cross_entropy(a, b, label_smoothing=0.3, reduction='sum')",
            [](const Inputs& x) { return cross_entropy(x[0], x[1], Tensor(), -100, Reduction::Sum, 0.3); });
+  // 21 classes: two blocks of eight through the vector exp, then a tail of five.
+  check_op({in::uniform({8, 21}, -20, 20), in::given(target), in::no_grad(in::positive({21}))},
+           "F.cross_entropy(a, b, weight=c, label_smoothing=0.2)",
+           [](const Inputs& x) { return cross_entropy(x[0], x[1], x[2], -100, Reduction::Mean, 0.2); });
 }
 
 TEST(Losses, ProbabilityAndSpatialTargets) {

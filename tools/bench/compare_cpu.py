@@ -46,8 +46,8 @@ def main():
     shapes = os.path.join(HERE, "bench_shapes.json")
     ember = run([os.path.join(args.build, "cpu_ops_bench"), shapes, str(args.threads)], env)
     torch = run([args.python, os.path.join(HERE, "torch_cpu_ops.py"), shapes, str(args.threads)], env)
-    title = "## CPU: conv2d and a small-CNN training step"
-    detail = "fwd+bwd at batch 8 for the convolutions, median of 3-20 runs after 2 warm-ups"
+    title = "## CPU: conv2d, cross-entropy and a small-CNN training step"
+    detail = "fwd+bwd at batch 8 for the convolutions, mean cross-entropy with class targets, median of 3-20 runs after 2 warm-ups"
     torch_version = subprocess.run([args.python, "-c", "import torch; print(torch.__version__)"], capture_output=True,
                                    text=True).stdout.strip()
     rows = ["| work | Ember ms | PyTorch ms | speed vs PyTorch |", "|---|---:|---:|---:|"]

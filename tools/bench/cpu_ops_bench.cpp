@@ -1,6 +1,7 @@
 // CPU speed of Ember's kernels, for tools/bench/compare_cpu.py to set beside
-// PyTorch: conv2d forward+backward on ResNet-18's layer shapes and one
-// training step of the demo's small CNN. Prints one JSON object per line:
+// PyTorch: conv2d forward+backward on ResNet-18's layer shapes,
+// cross-entropy forward+backward, and one training step of the demo's small
+// CNN. Prints one JSON object per line:
 //   {"name": ..., "ms": median milliseconds}
 // Usage: cpu_ops_bench SHAPES.json [threads]
 #include <algorithm>
@@ -61,6 +62,20 @@ int main(int argc, char** argv) {
       y.backward(g);
     });
     report("conv fwd+bwd " + c["name"].get<std::string>(), ms);
+  }
+  // Cross-entropy forward+backward (mean over the batch), class targets.
+  for (const auto& c : cfg["cross_entropy"]) {
+    const int64_t rows = c["n"], classes = c["c"];
+    const double smoothing = c["smoothing"];
+    Tensor logits = randn({rows, classes}).requires_grad_();
+    std::vector<int64_t> labels(static_cast<size_t>(rows));
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i * 37) % classes;
+    Tensor target = from_vector(labels, {rows});
+    double ms = median_ms([&] {
+      logits.set_grad(Tensor());
+      cross_entropy(logits, target, Tensor(), -100, Reduction::Mean, smoothing).backward();
+    });
+    report("cross_entropy fwd+bwd " + c["name"].get<std::string>(), ms);
   }
   // The demo's small CNN: one Adam training step at the given batch.
   const int64_t b = cfg["small_cnn_batch"];

@@ -42,6 +42,16 @@ def main():
 
         report("conv fwd+bwd " + c["name"], median_ms(step))
 
+    for c in cfg["cross_entropy"]:
+        logits = torch.randn(c["n"], c["c"], requires_grad=True)
+        target = torch.tensor([(i * 37) % c["c"] for i in range(c["n"])])
+
+        def loss_step():
+            logits.grad = None
+            F.cross_entropy(logits, target, label_smoothing=c["smoothing"]).backward()
+
+        report("cross_entropy fwd+bwd " + c["name"], median_ms(loss_step))
+
     b = cfg["small_cnn_batch"]
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
