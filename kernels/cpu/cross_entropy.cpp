@@ -1,20 +1,21 @@
 // Fused softmax cross-entropy on the CPU, logits [N, C] with class targets
 // (formulas: engine/backend.h). Per row, forward: the maximum, then
-// lse = max + log sum exp(x - max) (float32: eight at a time with
-// vector_exp.h; sums in double), then the loss from
-// lse, x[t] and, with label smoothing, sum w[c] x[c]; the backward writes
-// each gradient from p = exp(x - lse). Rows are split over threads.
+// lse = max + log sum exp(x - max) (float32: Eigen's vectorised exp, as in
+// elementwise.cpp, summed in float lanes as PyTorch does; float64: in
+// double), then the loss from lse, x[t] and, with label smoothing,
+// sum w[c] x[c]; the backward writes each gradient from p = exp(x - lse).
+// Rows are split over threads.
 // Memory traffic per element: forward reads x twice (the second pass from
 // cache for rows that fit), backward reads x once and writes the gradient
 // once; the composed log_softmax + NLL also wrote and re-read N x C
 // log-probabilities and zero-filled the gradient first.
+#include <Eigen/Core>
 #include <cmath>
 #include <type_traits>
 
 #include "kernels/cpu/class_target.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/cpu/vector_exp.h"
 #include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
@@ -51,18 +52,10 @@ void forward_typed(const Tensor& loss, const Tensor& weight_used, const Tensor& 
       for (int64_t c = 0; c < C; ++c) mx = std::max(mx, row[c]);
       double s = 0, wx = 0;
       int64_t c = 0;
-#ifdef EMBER_HAVE_VECTOR_EXP
-      if constexpr (std::is_same_v<T, float>) {  // eight classes at a time
-        __m256d acc_lo = _mm256_setzero_pd(), acc_hi = _mm256_setzero_pd();  // sums in double, as the scalar path
-        const __m256 vmx = _mm256_set1_ps(mx);
-        for (; c + 8 <= C; c += 8) {
-          const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), vmx));
-          acc_lo = _mm256_add_pd(acc_lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-          acc_hi = _mm256_add_pd(acc_hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-        }
-        s = sum4(_mm256_add_pd(acc_lo, acc_hi));
+      if constexpr (std::is_same_v<T, float>) {  // Eigen's vectorised exp, summed in float lanes as PyTorch does
+        s = (Eigen::Map<const Eigen::ArrayXf>(row, C) - mx).exp().sum();
+        c = C;
       }
-#endif
       for (; c < C; ++c) s += std::exp(static_cast<double>(row[c] - mx));
       if (eps > 0) {
         for (int64_t k = 0; k < C; ++k) wx += (w ? static_cast<double>(w[k]) : 1.0) * static_cast<double>(row[k]);
@@ -109,16 +102,16 @@ void backward_typed(const Tensor& grad_logits, const Tensor& grad_loss, const Te
       const T m = lse[n];
       const T uniform = g * smooth;  // the smoothing's constant part, times w[c]
       int64_t c = 0;
-#ifdef EMBER_HAVE_VECTOR_EXP
       if constexpr (std::is_same_v<T, float>) {
-        const __m256 vm = _mm256_set1_ps(m), vp = _mm256_set1_ps(p_scale), vu = _mm256_set1_ps(uniform);
-        for (; c + 8 <= C; c += 8) {
-          const __m256 p = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + c), vm));
-          const __m256 wc = w ? _mm256_loadu_ps(w + c) : _mm256_set1_ps(1.0f);
-          _mm256_storeu_ps(out + c, _mm256_fmsub_ps(vp, p, _mm256_mul_ps(vu, wc)));
+        const Eigen::Map<const Eigen::ArrayXf> r(row, C);
+        Eigen::Map<Eigen::ArrayXf> o(out, C);
+        if (w) {
+          o = p_scale * (r - m).exp() - uniform * Eigen::Map<const Eigen::ArrayXf>(w, C);
+        } else {
+          o = p_scale * (r - m).exp() - uniform;
         }
+        c = C;
       }
-#endif
       for (; c < C; ++c) out[c] = p_scale * std::exp(row[c] - m) - uniform * (w ? w[c] : T(1));
       out[t[n]] -= g * hard;
     }
