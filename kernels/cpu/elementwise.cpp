@@ -217,16 +217,21 @@ void binary_typed(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp 
     default: break;
   }
   if constexpr (kFloat) {
+    // EMBER_DERIVATIVE wraps a math:: derivative in a lambda: passed as a
+    // function pointer it was called out of line per element (ReLU's
+    // backward took 4% of a DenseNet training step), as a lambda it inlines
+    // and vectorises.
+#define EMBER_DERIVATIVE(fn) [](C g, C v) { return math::fn(g, v); }
     switch (op) {
-      case BinaryOp::ReluBackward: return binary_loop<T, T>(out, a, b, math::relu_backward<C>);
-      case BinaryOp::SigmoidBackward: return binary_loop<T, T>(out, a, b, math::sigmoid_backward<C>);
-      case BinaryOp::TanhBackward: return binary_loop<T, T>(out, a, b, math::tanh_backward<C>);
-      case BinaryOp::SiluBackward: return binary_loop<T, T>(out, a, b, math::silu_backward<C>);
-      case BinaryOp::HardswishBackward: return binary_loop<T, T>(out, a, b, math::hardswish_backward<C>);
-      case BinaryOp::HardsigmoidBackward: return binary_loop<T, T>(out, a, b, math::hardsigmoid_backward<C>);
-      case BinaryOp::GeluBackward: return binary_loop<T, T>(out, a, b, math::gelu_backward<C>);
-      case BinaryOp::GeluTanhBackward: return binary_loop<T, T>(out, a, b, math::gelu_tanh_backward<C>);
-      case BinaryOp::SoftplusBackward: return binary_loop<T, T>(out, a, b, math::softplus_backward<C>);
+      case BinaryOp::ReluBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(relu_backward));
+      case BinaryOp::SigmoidBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(sigmoid_backward));
+      case BinaryOp::TanhBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(tanh_backward));
+      case BinaryOp::SiluBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(silu_backward));
+      case BinaryOp::HardswishBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(hardswish_backward));
+      case BinaryOp::HardsigmoidBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(hardsigmoid_backward));
+      case BinaryOp::GeluBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(gelu_backward));
+      case BinaryOp::GeluTanhBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(gelu_tanh_backward));
+      case BinaryOp::SoftplusBackward: return binary_loop<T, T>(out, a, b, EMBER_DERIVATIVE(softplus_backward));
       case BinaryOp::LeakyReluBackward: {
         C slope = static_cast<C>(p.a);
         return binary_loop<T, T>(out, a, b, [slope](C g, C x) { return math::leaky_relu_backward(g, x, slope); });
@@ -238,6 +243,7 @@ void binary_typed(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp 
       }
       default: break;
     }
+#undef EMBER_DERIVATIVE
   }
   fail("binary", "op ", static_cast<int>(op), " is not supported for ", dtype_name(a.dtype()), " on the CPU");
 }
