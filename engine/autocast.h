@@ -12,8 +12,9 @@
 // Parameters stay float32 (the master weights): the casts are recorded by
 // autograd, so their gradients arrive in float32. The backward pass runs
 // with autocast off, in the types the forward pass saved. One state covers
-// every device, per thread; casts are not cached across ops (each layer
-// casts its weight once per forward pass, which is what a CNN does anyway).
+// every device, per thread. A parameter (a leaf that requires grad) is cast
+// once per autocast region however often it is used, as torch.autocast
+// caches it; the cache empties when the outermost guard ends.
 #pragma once
 
 #include "engine/tensor.h"

@@ -184,6 +184,34 @@ TEST(Autocast, PolicyAndScopes) {
   EXPECT_LE(relative_error(w.grad(), expected), 2e-3);
 }
 
+// A parameter used twice in one region is cast once, both uses share the
+// cast (and its gradient adds up through it); a new region casts afresh.
+TEST(Autocast, ParameterCastsAreCachedPerRegion) {
+  Tensor w = randn({3, 4}).requires_grad_();
+  Tensor x1 = randn({2, 4}), x2 = randn({5, 4});
+  Tensor first;
+  {
+    AutocastGuard amp(kF16);
+    first = autocast_to_lower(w);
+    EXPECT_TRUE(autocast_to_lower(w).is_same(first));
+    EXPECT_FALSE(autocast_to_lower(x1).is_same(autocast_to_lower(x1)));  // not a parameter: not cached
+    {
+      AutocastGuard other(kBF16);  // another type in a nested region: its own cast
+      EXPECT_EQ(autocast_to_lower(w).dtype(), kBF16);
+    }
+    EXPECT_TRUE(autocast_to_lower(w).is_same(first));
+    Tensor loss = add(sum(linear(x1, w).to(DType::Float32)), sum(linear(x2, w).to(DType::Float32)));
+    loss.backward();
+  }
+  {
+    AutocastGuard amp(kF16);
+    EXPECT_FALSE(autocast_to_lower(w).is_same(first));
+  }
+  // d/dw of sum(x1 w^T) + sum(x2 w^T): every row of w gets the column sums of x1 and x2.
+  Tensor cols = add(sum(x1.to(kF16).to(DType::Float32), {0}), sum(x2.to(kF16).to(DType::Float32), {0}));
+  EXPECT_LE(relative_error(w.grad(), cols.unsqueeze(0).expand({3, 4})), 2e-3);
+}
+
 // --- GradScaler: the rules of torch.cuda.amp.GradScaler, numbers by hand ---
 
 std::vector<ParamGroup> group_of(const Tensor& p, double lr) { return {ParamGroup{{p}, lr, 0.0, ""}}; }
