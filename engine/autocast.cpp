@@ -31,7 +31,7 @@ DType autocast_dtype() { return g_dtype; }
 
 AutocastGuard::AutocastGuard(DType dtype, bool enabled) : previous_enabled_(g_enabled), previous_dtype_(g_dtype) {
   if (enabled) {
-    EMBER_CHECK(dtype == DType::Float16 || dtype == DType::BFloat16, "autocast",
+    EMBER_CHECK(is_16bit_float(dtype), "autocast",
                 "mixed precision runs in float16 or bfloat16, not ", dtype_name(dtype));
     g_dtype = dtype;
     ++g_depth;
@@ -43,6 +43,13 @@ AutocastGuard::~AutocastGuard() {
   if (g_enabled && --g_depth == 0) g_cast_cache.clear();
   g_enabled = previous_enabled_;
   g_dtype = previous_dtype_;
+}
+
+std::optional<DType> autocast_dtype_of(const std::string& precision, const char* what) {
+  if (precision == "float32") return std::nullopt;
+  if (precision == "float16") return DType::Float16;
+  if (precision == "bfloat16") return DType::BFloat16;
+  fail("config", what, " must be float32, float16 or bfloat16, got '", precision, "'");
 }
 
 Tensor autocast_to_lower(const Tensor& t) {

@@ -17,6 +17,9 @@
 // caches it; the cache empties when the outermost guard ends.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "engine/tensor.h"
 
 namespace ember {
@@ -30,6 +33,8 @@ DType autocast_dtype();  // the 16-bit type while enabled
 class AutocastGuard {
  public:
   explicit AutocastGuard(DType dtype, bool enabled = true);
+  // On with the type when given, off otherwise (what autocast_dtype_of returns).
+  explicit AutocastGuard(std::optional<DType> dtype) : AutocastGuard(dtype.value_or(DType::Float16), dtype.has_value()) {}
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
@@ -38,6 +43,11 @@ class AutocastGuard {
   bool previous_enabled_;
   DType previous_dtype_;
 };
+
+// A precision name as the tools take it: "float32" (no autocast, nullopt),
+// "float16" or "bfloat16"; anything else is an error naming `what` (the
+// option or config key it came from).
+std::optional<DType> autocast_dtype_of(const std::string& precision, const char* what);
 
 // The casts ops apply at entry; both return t unchanged when autocast is off
 // or t is undefined, not floating, or float64.

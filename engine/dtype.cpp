@@ -49,6 +49,8 @@ bool is_floating(DType t) {
 
 bool is_integral(DType t) { return !is_floating(t); }
 
+bool is_16bit_float(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   // Ranks follow torch: bool < uint8 < int32 < int64 < half/bfloat16 < float32 < float64.

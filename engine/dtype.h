@@ -18,6 +18,7 @@ const char* dtype_name(DType t);  // "float32", "int64", ...
 DType dtype_from_name(const std::string& name);  // accepts the names above; throws otherwise
 bool is_floating(DType t);
 bool is_integral(DType t);  // integer types and bool
+bool is_16bit_float(DType t);  // float16 or bfloat16
 
 // Result type of a binary op between tensors of types a and b (torch.promote_types).
 DType promote_types(DType a, DType b);

@@ -49,9 +49,21 @@ void check_weight(const Tensor& weight, int64_t C, const Tensor& input, const ch
               input.device().str());
 }
 
+// [M] per-sample losses under a reduction; the mean divides by the summed
+// weights of the samples that count (PyTorch's weighted mean), and
+// per_sample_grad is its backward: the upstream gradient for each sample.
+Tensor reduce_weighted(const Tensor& losses, const Tensor& total_weight, Reduction red) {
+  return red == Reduction::None ? losses : red == Reduction::Sum ? sum(losses) : div(sum(losses), total_weight);
+}
+
+Tensor per_sample_grad(const Tensor& g, const Tensor& total_weight, Reduction red, int64_t M) {
+  return red == Reduction::None ? g.reshape({M}).contiguous()
+         : red == Reduction::Sum ? g.expand({M}).contiguous()
+                                 : div(g, total_weight).expand({M}).contiguous();
+}
+
 // nll on [M, C] log-probabilities and [M] targets; returns the reduced loss
-// (or [M] for None); the mean divides by the summed weights of the counted
-// samples.
+// (or [M] for None).
 Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index, Reduction red) {
   const int64_t M = logp.size(0);
   Tensor lp = logp.detach().contiguous();
@@ -61,13 +73,11 @@ Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, in
   Tensor used = empty({M}, TensorOptions(logp.dtype(), logp.device()));
   if (M > 0) backend(logp.device()).nll_loss_forward(losses, used, lp, tg, w, ignore_index);
   Tensor total_weight = sum(used);
-  Tensor out = red == Reduction::None ? losses : red == Reduction::Sum ? sum(losses) : div(sum(losses), total_weight);
+  Tensor out = reduce_weighted(losses, total_weight, red);
   if (any_requires_grad({logp})) {
     record("NllLossBackward", out, {logp},
            [tg, w, ignore_index, red, total_weight, C = logp.size(1), M](const Tensor& g, const NeedsGrad&) {
-             Tensor per_sample = red == Reduction::None ? g.contiguous()
-                                 : red == Reduction::Sum ? g.expand({M}).contiguous()
-                                                         : div(g, total_weight).expand({M}).contiguous();
+             Tensor per_sample = per_sample_grad(g, total_weight, red, M);
              Tensor grad = empty({M, C}, TensorOptions(g.dtype(), g.device()));
              if (M > 0) backend(g.device()).nll_loss_backward(grad, per_sample, tg, w, ignore_index);
              return std::vector<Tensor>{grad};
@@ -81,7 +91,8 @@ Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, in
 // but the logits. The per-sample losses carry PyTorch 1.13's label
 // smoothing, (1 - e) nll + e / C smooth; both of its mean terms divide by
 // the summed target weights (the count of counted targets without class
-// weights), so the mean is sum(loss) / sum(weight_used).
+// weights), so the mean is sum(loss) / sum(weight_used). Returns [M] for
+// Reduction::None.
 Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
                            Reduction red, double label_smoothing) {
   const bool unbatched = logits.dim() == 1;
@@ -94,16 +105,12 @@ Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const Ten
   Tensor losses = empty({M}, opts), used = empty({M}, opts), lse = empty({M}, opts);
   if (M > 0) backend(x.device()).cross_entropy_forward(losses, used, lse, x, tg, w, ignore_index, label_smoothing);
   Tensor total_weight = sum(used);
-  Tensor out = red == Reduction::None ? losses.reshape(target.shape())
-               : red == Reduction::Sum ? sum(losses)
-                                       : div(sum(losses), total_weight);
+  Tensor out = reduce_weighted(losses, total_weight, red);
   if (any_requires_grad({rows})) {
     record("CrossEntropyBackward", out, {rows},
            [sx = Saved(x), lse, tg, w, ignore_index, red, total_weight, label_smoothing, M, C](
                const Tensor& g, const NeedsGrad&) {
-             Tensor per_sample = red == Reduction::None ? g.reshape({M}).contiguous()
-                                 : red == Reduction::Sum ? g.expand({M}).contiguous()
-                                                         : div(g, total_weight).expand({M}).contiguous();
+             Tensor per_sample = per_sample_grad(g, total_weight, red, M);
              Tensor grad = empty({M, C}, TensorOptions(g.dtype(), g.device()));
              if (M > 0) {
                backend(g.device()).cross_entropy_backward(grad, per_sample, sx.get(), lse, tg, w, ignore_index,
@@ -177,7 +184,8 @@ Tensor cross_entropy(const Tensor& logits_arg, const Tensor& target_arg, const T
                 "an unbatched input of shape ", logits.shape(), " needs one int64 class index, got a ",
                 dtype_name(target.dtype()), " target of shape ", target.shape());
   }
-  return fused_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing);
+  Tensor out = fused_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing);
+  return reduction == Reduction::None ? out.reshape(target.shape()) : out;
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& x_arg, const Tensor& y_arg, const Tensor& weight_arg,

@@ -15,7 +15,7 @@ void check_channel_tensor(const Tensor& t, int64_t C, const Tensor& x, const cha
   EMBER_CHECK(t.device() == x.device(), "batch_norm", name, " is on ", t.device().str(), " but the input is on ",
               x.device().str());
   // Mixed precision keeps the parameters and statistics of a 16-bit input in float32.
-  const bool mixed = (x.dtype() == DType::Float16 || x.dtype() == DType::BFloat16) && t.dtype() == DType::Float32;
+  const bool mixed = is_16bit_float(x.dtype()) && t.dtype() == DType::Float32;
   EMBER_CHECK(t.dtype() == x.dtype() || mixed, "batch_norm", name, " is ", dtype_name(t.dtype()), " but the input is ",
               dtype_name(x.dtype()), " (a 16-bit input may have float32 parameters; nothing else mixes)");
 }

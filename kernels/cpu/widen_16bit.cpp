@@ -4,24 +4,22 @@
 
 namespace ember {
 
-bool is_16bit(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
-
 bool any_16bit(std::initializer_list<Tensor> tensors) {
   for (const Tensor& t : tensors) {
-    if (t.defined() && is_16bit(t.dtype())) return true;
+    if (t.defined() && is_16bit_float(t.dtype())) return true;
   }
   return false;
 }
 
 Tensor widened(const Tensor& t) {
-  if (!t.defined() || !is_16bit(t.dtype())) return t;
+  if (!t.defined() || !is_16bit_float(t.dtype())) return t;
   Tensor wide = empty(t.shape(), TensorOptions(DType::Float32, t.device()));
   cpu_backend().copy(wide, t);
   return wide;
 }
 
 WidenedOutput::WidenedOutput(const Tensor& out, bool read_first) : out_(out), work_(out) {
-  if (!out.defined() || !is_16bit(out.dtype())) return;
+  if (!out.defined() || !is_16bit_float(out.dtype())) return;
   work_ = read_first ? widened(out) : empty(out.shape(), TensorOptions(DType::Float32, out.device()));
 }
 

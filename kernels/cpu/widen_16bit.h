@@ -16,7 +16,6 @@
 
 namespace ember {
 
-bool is_16bit(DType t);
 bool any_16bit(std::initializer_list<Tensor> tensors);  // undefined tensors count as not 16-bit
 
 // A float32 copy of a 16-bit tensor; any other tensor (or undefined) as is.

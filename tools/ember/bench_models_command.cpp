@@ -21,6 +21,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -168,21 +169,20 @@ json measure(const std::string& name, const std::string& mode, const BenchModels
   // float16 / bfloat16: autocast over float32 master weights, and dynamic
   // loss scaling for float16, as torch_models.py does with torch.autocast
   // and GradScaler.
-  const bool amp = o.precision != "float32";
-  const DType amp_dtype = o.precision == "bfloat16" ? DType::BFloat16 : DType::Float16;
+  const std::optional<DType> amp = autocast_dtype_of(o.precision, "--precision");
   std::vector<double> ms;
   if (mode == "infer") {
     model->eval();
     ms = time_steps([&] {
       NoGradGuard no_grad;
-      AutocastGuard autocast(amp_dtype, amp);
+      AutocastGuard autocast(amp);
       (*model)(x);
     }, o, device);
   } else {
     model->train();
     SGD opt(single_group(model->parameters(), 0.01), SgdOptions{0.9});
     GradScalerOptions scaling;
-    scaling.enabled = o.precision == "float16";
+    scaling.enabled = amp == DType::Float16;
     GradScaler scaler(scaling);
     std::vector<int64_t> labels(static_cast<size_t>(batch));
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i * 37 % 1000);
@@ -190,7 +190,7 @@ json measure(const std::string& name, const std::string& mode, const BenchModels
     ms = time_steps([&] {
       Tensor loss;
       {
-        AutocastGuard autocast(amp_dtype, amp);
+        AutocastGuard autocast(amp);
         loss = cross_entropy((*model)(x), y);
       }
       opt.zero_grad();

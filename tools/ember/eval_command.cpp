@@ -68,7 +68,7 @@ void add_eval_command(CLI::App& app) {
     DataLoader loader(data, t.pipeline, lo);
     CrossEntropyLoss ce;
     BCEWithLogitsLoss bce;
-    AutocastGuard autocast(o->precision == "bfloat16" ? DType::BFloat16 : DType::Float16, o->precision != "float32");
+    AutocastGuard autocast(autocast_dtype_of(o->precision, "--precision"));
     // A one-output model was trained with BCE on two classes.
     bool binary = false;
     {

@@ -76,14 +76,14 @@ void add_predict_command(CLI::App& app) {
     DecodeOptions decode;
     decode.channels = o->grayscale ? 1 : 3;
     NoGradGuard no_grad;
-    AutocastGuard autocast(o->precision == "bfloat16" ? DType::BFloat16 : DType::Float16, o->precision != "float32");
+    AutocastGuard autocast(autocast_dtype_of(o->precision, "--precision"));
     for (const std::string& path : expand_images(o->images)) {
       Rng rng(0, 0);
       Tensor x = t.pipeline(read_image(path, decode), rng).unsqueeze(0).to(device);
       Tensor logits = (*t.model)(x);
       // One sigmoid output (BCE training): the two-class probabilities are (1 - s, s).
       Tensor probs = logits.size(1) == 1 ? cat({1.0 - sigmoid(logits), sigmoid(logits)}, 1) : softmax(logits, 1);
-      std::vector<float> p = probs.to(DType::Float32).to_vector<float>();
+      std::vector<float> p = probs.to_vector<float>();
       std::vector<int64_t> order(p.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
       int64_t k = std::min<int64_t>(o->top, static_cast<int64_t>(p.size()));

@@ -144,13 +144,9 @@ std::unique_ptr<Loss> build_loss(const TrainConfig& c, const std::vector<int64_t
 }
 
 MixedPrecision build_mixed_precision(const TrainConfig& config) {
-  const std::string precision = config.str("train.precision");
-  EMBER_CHECK(precision == "float32" || precision == "float16" || precision == "bfloat16", "config",
-              "train.precision must be float32, float16 or bfloat16, got '", precision, "'");
   MixedPrecision mp;
-  mp.autocast = precision != "float32";
-  mp.dtype = precision == "bfloat16" ? DType::BFloat16 : DType::Float16;
-  mp.scaler.enabled = precision == "float16";
+  mp.autocast = autocast_dtype_of(config.str("train.precision"), "train.precision");
+  mp.scaler.enabled = mp.autocast == DType::Float16;
   return mp;
 }
 

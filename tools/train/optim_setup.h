@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/autocast.h"
 #include "engine/optim/grad_scaler.h"
 #include "engine/optim/lr_scheduler.h"
 #include "engine/optim/optimizer.h"
@@ -33,8 +35,7 @@ std::unique_ptr<Loss> build_loss(const TrainConfig& config, const std::vector<in
 // train.precision: float32, or autocast in float16 (with a loss scaler) or
 // bfloat16 (scaler disabled: bfloat16 has float32's range).
 struct MixedPrecision {
-  bool autocast = false;
-  DType dtype = DType::Float16;
+  std::optional<DType> autocast;  // for AutocastGuard
   GradScalerOptions scaler;
 };
 MixedPrecision build_mixed_precision(const TrainConfig& config);

@@ -132,7 +132,7 @@ int run_simclr(const TrainConfig& c) {
       Tensor v1 = batch->images.narrow(1, 0, ch), v2 = batch->images.narrow(1, ch, ch);
       Tensor loss;
       {
-        AutocastGuard autocast(precision.dtype, precision.autocast);
+        AutocastGuard autocast(precision.autocast);
         loss = nt_xent_loss((*projection)((*model)(v1)), (*projection)((*model)(v2)), temperature);
       }
       double l = loss.item();

@@ -215,7 +215,7 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
   while (auto batch = train_loader_->next()) {
     Tensor out, loss;
     {
-      AutocastGuard autocast(precision_.dtype, precision_.autocast);
+      AutocastGuard autocast(precision_.autocast);
       out = model(batch->images);
       loss = (*loss_)(out, batch->labels);
     }
@@ -361,7 +361,7 @@ int TrainingRun::run() {
     double val_loss = NAN, val_acc = NAN;
     if (has_val) {
       EvalResult r = [&] {
-        AutocastGuard autocast(precision_.dtype, precision_.autocast);  // validation in the training precision
+        AutocastGuard autocast(precision_.autocast);  // validation in the training precision
         return evaluate(*ms_.model, *val_loader_, *loss_, data_.num_classes, data_.class_names, "");
       }();
       val_loss = r.loss;
