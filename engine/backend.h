@@ -35,6 +35,7 @@ enum class UnaryOp : uint8_t {
 enum class BinaryOp : uint8_t {
   Add, Sub,  // a + alpha * b, a - alpha * b (alpha in params.a)
   Mul, Div, Pow, Maximum, Minimum,
+  AddRelu,  // relu(a + b): a residual connection and its activation in one pass
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,  // write a bool output
   // Backward helpers: out = grad * d(activation)/dx, with (grad, x) or (grad, y=output).
   ReluBackward,         // (g, y)
@@ -51,6 +52,11 @@ enum class BinaryOp : uint8_t {
 };
 
 enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
+
+// An activation applied in the same pass as the op that produces its input
+// (batch norm's epilogue), so the pre-activation tensor is never written out.
+// Relu6 follows nn.ReLU6 (hardtanh): its gradient passes where 0 < x < 6.
+enum class FusedActivation : uint8_t { None, Relu, Relu6, Silu };
 
 struct OpParams {
   double a = 1.0;
@@ -154,19 +160,24 @@ class Backend {
   // Uses batch statistics; writes save_mean and save_invstd ([C], float32 for
   // 16-bit inputs) and updates the running stats in place when defined
   // (running_var with the unbiased variance), as torch.batch_norm does.
+  // `act` is applied to the normalised result in the same pass.
   virtual void batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
                                         const Tensor& input, const Tensor& weight, const Tensor& bias,
                                         const Tensor& running_mean, const Tensor& running_var, double momentum,
-                                        double eps) = 0;
+                                        double eps, FusedActivation act) = 0;
   virtual void batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight,
                                        const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                       double eps) = 0;
+                                       double eps, FusedActivation act) = 0;
   // With train=true, mean/invstd are the saved batch statistics and the
   // gradient flows through them; with train=false they are the running
-  // statistics (invstd = 1/sqrt(var + eps)) and act as constants.
+  // statistics (invstd = 1/sqrt(var + eps)) and act as constants. With an
+  // `act`, grad_out is the gradient of the activation's output: the kernel
+  // recomputes the pre-activation (x - mean) * invstd * weight + bias from
+  // the input to take the activation's derivative.
   virtual void batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
                                    const Tensor& grad_out, const Tensor& input, const Tensor& weight,
-                                   const Tensor& mean, const Tensor& invstd, bool train) = 0;
+                                   const Tensor& bias, const Tensor& mean, const Tensor& invstd, bool train,
+                                   FusedActivation act) = 0;
 
   // --- Pooling (NCHW) ---
   // indices: int64, the argmax's flat position h * W + w within its plane.

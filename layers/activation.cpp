@@ -5,13 +5,19 @@
 
 namespace ember {
 
-ModulePtr make_relu() { return std::make_shared<Activation>("ReLU", [](const Tensor& x) { return relu(x); }); }
-ModulePtr make_relu6() { return std::make_shared<Activation>("ReLU6", [](const Tensor& x) { return relu6(x); }); }
+ModulePtr make_relu() {
+  return std::make_shared<Activation>("ReLU", [](const Tensor& x) { return relu(x); }, "", FusedActivation::Relu);
+}
+ModulePtr make_relu6() {
+  return std::make_shared<Activation>("ReLU6", [](const Tensor& x) { return relu6(x); }, "", FusedActivation::Relu6);
+}
 ModulePtr make_leaky_relu(double slope) {
   return std::make_shared<Activation>("LeakyReLU", [slope](const Tensor& x) { return leaky_relu(x, slope); },
                                       cat_str("negative_slope=", slope));
 }
-ModulePtr make_silu() { return std::make_shared<Activation>("SiLU", [](const Tensor& x) { return silu(x); }); }
+ModulePtr make_silu() {
+  return std::make_shared<Activation>("SiLU", [](const Tensor& x) { return silu(x); }, "", FusedActivation::Silu);
+}
 ModulePtr make_hardswish() {
   return std::make_shared<Activation>("Hardswish", [](const Tensor& x) { return hardswish(x); });
 }

@@ -4,21 +4,27 @@
 
 #include <functional>
 
+#include "engine/backend.h"
 #include "layers/module.h"
 
 namespace ember {
 
-// A parameterless layer applying fn; `name` is its type ("ReLU").
+// A parameterless layer applying fn; `name` is its type ("ReLU"). `fused`
+// names the same function as an epilogue a batch norm can apply in its own
+// kernel (layers/fusion.h); None where it has none.
 class Activation final : public Module {
  public:
-  Activation(std::string name, std::function<Tensor(const Tensor&)> fn, std::string extra = "")
-      : Module(std::move(name)), fn_(std::move(fn)), extra_(std::move(extra)) {}
+  Activation(std::string name, std::function<Tensor(const Tensor&)> fn, std::string extra = "",
+             FusedActivation fused = FusedActivation::None)
+      : Module(std::move(name)), fn_(std::move(fn)), extra_(std::move(extra)), fused_(fused) {}
   Tensor forward(const Tensor& x) override { return fn_(x); }
   std::string extra_repr() const override { return extra_; }
+  FusedActivation fused() const { return fused_; }
 
  private:
   std::function<Tensor(const Tensor&)> fn_;
   std::string extra_;
+  FusedActivation fused_;
 };
 
 ModulePtr make_relu();

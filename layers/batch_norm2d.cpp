@@ -19,7 +19,9 @@ BatchNorm2d::BatchNorm2d(int64_t n, BatchNormOptions o) : Module("BatchNorm2d"),
   }
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return forward_fused(x, FusedActivation::None); }
+
+Tensor BatchNorm2d::forward_fused(const Tensor& x, FusedActivation act) {
   EMBER_CHECK(x.dim() == 4, "BatchNorm2d", "expected a 4-D input [N, C, H, W], got shape ", x.shape());
   EMBER_CHECK(x.size(1) == num_features, "BatchNorm2d", "expected ", num_features, " channels, got input of shape ",
               x.shape());
@@ -34,7 +36,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   bool update = is_training() && options.track_running_stats;
   return batch_norm(x, update || !use_batch_stats ? running_mean : Tensor(),
                     update || !use_batch_stats ? running_var : Tensor(), weight, bias, use_batch_stats, momentum,
-                    options.eps);
+                    options.eps, act);
 }
 
 std::string BatchNorm2d::extra_repr() const {

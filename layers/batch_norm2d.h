@@ -7,6 +7,7 @@
 
 #include <optional>
 
+#include "engine/backend.h"
 #include "layers/module.h"
 
 namespace ember {
@@ -22,6 +23,8 @@ class BatchNorm2d final : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, BatchNormOptions options = {});
   Tensor forward(const Tensor& x) override;
+  // forward, then `act`, in one kernel (layers/fusion.h picks it).
+  Tensor forward_fused(const Tensor& x, FusedActivation act);
   std::string extra_repr() const override;
 
   int64_t num_features;

@@ -30,6 +30,8 @@ namespace {
 thread_local ForwardObserver* g_observer = nullptr;
 }  // namespace
 
+bool forward_observer_installed() { return g_observer != nullptr; }
+
 ForwardObserverScope::ForwardObserverScope(ForwardObserver observer)
     : observer_(std::move(observer)), previous_(g_observer) {
   g_observer = &observer_;

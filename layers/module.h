@@ -120,6 +120,10 @@ class Module : public std::enable_shared_from_this<Module> {
 
 // Called after every module's forward while installed (per thread).
 using ForwardObserver = std::function<void(const Module& module, const Tensor& input, const Tensor& output)>;
+// True while a ForwardObserverScope is installed on this thread: fused layer
+// pairs then run one by one, so the observer sees each module.
+bool forward_observer_installed();
+
 class ForwardObserverScope {
  public:
   explicit ForwardObserverScope(ForwardObserver observer);

@@ -3,6 +3,7 @@
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/shape_ops.h"
+#include "layers/fusion.h"
 
 namespace ember {
 namespace {
@@ -41,9 +42,9 @@ class BasicBlock final : public Module {
     relu_ = register_module("relu", make_relu());
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
+    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
     out = (*bn2_)((*conv2_)(out));
-    return (*relu_)(add(out, (*shortcut_)(x)));
+    return add_then_relu(*relu_, out, (*shortcut_)(x));
   }
 
  private:
@@ -80,7 +81,7 @@ CifarResNet::CifarResNet(int64_t depth, int64_t num_classes) : Module("CifarResN
 }
 
 Tensor CifarResNet::forward(const Tensor& x) {
-  Tensor h = (*relu_)((*bn1_)((*conv1_)(x)));
+  Tensor h = norm_activation(*bn1_, *relu_, (*conv1_)(x));
   for (auto& stage : stages_) h = (*stage)(h);
   // The reference pools with a kernel of the map's width (8 for 32x32
   // inputs); for square inputs that is this global average.

@@ -4,6 +4,7 @@
 #include "engine/ops/pool.h"
 #include "engine/ops/random_ops.h"
 #include "engine/ops/shape_ops.h"
+#include "layers/fusion.h"
 
 namespace ember {
 namespace {
@@ -21,8 +22,8 @@ class DenseLayer final : public Module {
     conv2_ = register_module("conv2", make_conv2d(bn_size * growth, growth, 3, 1, 1, 1, false));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor h = (*conv1_)((*relu1_)((*norm1_)(x)));
-    h = (*conv2_)((*relu2_)((*norm2_)(h)));
+    Tensor h = (*conv1_)(norm_activation(*norm1_, *relu1_, x));
+    h = (*conv2_)(norm_activation(*norm2_, *relu2_, h));
     return drop_rate_ > 0 ? dropout(h, drop_rate_, is_training()) : h;
   }
 

@@ -1,6 +1,7 @@
 #include "models/resnet.h"
 
 #include "engine/ops/elementwise.h"
+#include "layers/fusion.h"
 
 namespace ember {
 namespace {
@@ -17,10 +18,10 @@ class BasicBlock final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
+    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
     out = (*bn2_)((*conv2_)(out));
     Tensor identity = downsample_ ? (*downsample_)(x) : x;
-    return (*relu_)(add(out, identity));
+    return add_then_relu(*relu_, out, identity);
   }
 
  private:
@@ -41,11 +42,11 @@ class Bottleneck final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*relu_)((*bn1_)((*conv1_)(x)));
-    out = (*relu_)((*bn2_)((*conv2_)(out)));
+    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
+    out = norm_activation(*bn2_, *relu_, (*conv2_)(out));
     out = (*bn3_)((*conv3_)(out));
     Tensor identity = downsample_ ? (*downsample_)(x) : x;
-    return (*relu_)(add(out, identity));
+    return add_then_relu(*relu_, out, identity);
   }
 
  private:
@@ -91,7 +92,7 @@ ResNet::ResNet(std::vector<int64_t> blocks, bool bottleneck, int64_t num_classes
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = (*maxpool_)((*relu_)((*bn1_)((*conv1_)(x))));
+  Tensor h = (*maxpool_)(norm_activation(*bn1_, *relu_, (*conv1_)(x)));
   for (auto& stage : stages_) h = (*stage)(h);
   h = (*avgpool_)(h).flatten(1);
   return (*child("fc"))(h);

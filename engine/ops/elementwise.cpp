@@ -113,6 +113,21 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return out;
 }
 
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_kernel(a, b, BinaryOp::AddRelu, "add_relu");
+  if (any_requires_grad({a, b})) {
+    // Both inputs get the ReLU's gradient, taken from the output (which the
+    // next layer keeps anyway): nothing else is saved.
+    record("AddReluBackward", out, {a, b},
+           [so = Saved(out), sa = a.shape(), sb = b.shape(), da = a.dtype(), db = b.dtype()](
+               const Tensor& g, const NeedsGrad& needs) -> Grads {
+             Tensor gr = binary_kernel(g, so.get(), BinaryOp::ReluBackward, "add_relu");
+             return {needs[0] ? reduce_grad(gr, sa, da) : Tensor(), needs[1] ? reduce_grad(gr, sb, db) : Tensor()};
+           });
+  }
+  return out;
+}
+
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   EMBER_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, "sub", "subtraction of bool tensors is not supported");
   Tensor out = binary_kernel(a, b, BinaryOp::Sub, "sub", {alpha.to_double()});

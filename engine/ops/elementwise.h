@@ -13,6 +13,7 @@ namespace ember {
 // --- Arithmetic ---
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);  // a + alpha * b
 Tensor add(const Tensor& a, Scalar b);
+Tensor add_relu(const Tensor& a, const Tensor& b);  // relu(a + b) in one kernel (a residual and its ReLU)
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);  // a - alpha * b
 Tensor sub(const Tensor& a, Scalar b);
 Tensor mul(const Tensor& a, const Tensor& b);

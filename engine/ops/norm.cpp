@@ -25,7 +25,7 @@ Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.detach(
 }  // namespace
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& bias, bool training, double momentum, double eps, FusedActivation act) {
   const char* op = "batch_norm";
   EMBER_CHECK(input.defined(), op, "got an undefined input");
   EMBER_CHECK(input.dim() >= 2, op, "expected an input of at least 2 dims [N, C, ...], got shape ", input.shape());
@@ -56,7 +56,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     invstd = empty({C}, TensorOptions(stat_dtype, x.device()));
     // The running stats are updated in place: work on contiguous ones, then copy back if needed.
     Tensor rm = contiguous_or_undefined(running_mean), rv = contiguous_or_undefined(running_var);
-    be.batch_norm_forward_train(out, mean, invstd, x, w, b, rm, rv, momentum, eps);
+    be.batch_norm_forward_train(out, mean, invstd, x, w, b, rm, rv, momentum, eps, act);
     if (running_mean.defined()) {
       if (!rm.is_same(running_mean) && rm.data_ptr() != running_mean.data_ptr()) running_mean.detach().copy_(rm);
       if (!rv.is_same(running_var) && rv.data_ptr() != running_var.data_ptr()) running_var.detach().copy_(rv);
@@ -65,7 +65,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     }
   } else {
     Tensor rm = running_mean.detach().contiguous(), rv = running_var.detach().contiguous();
-    be.batch_norm_forward_eval(out, x, w, b, rm, rv, eps);
+    be.batch_norm_forward_eval(out, x, w, b, rm, rv, eps, act);
     if (any_requires_grad({input, weight, bias})) {
       mean = rm.clone();
       invstd = rsqrt(add(rv, eps));  // constants for the backward
@@ -73,8 +73,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   }
 
   if (any_requires_grad({input, weight, bias})) {
-    record("BatchNormBackward", out, {input, weight, bias},
-           [sx = Saved(x), sw = Saved(w), mean, invstd, training](const Tensor& g, const NeedsGrad& needs) {
+    // With a fused activation only the input is saved: the backward recomputes
+    // the pre-activation from it, so neither it nor the output is kept.
+    record(act == FusedActivation::None ? "BatchNormBackward" : "BatchNormActivationBackward", out,
+           {input, weight, bias},
+           [sx = Saved(x), sw = Saved(w), sb = Saved(b), mean, invstd, training, act](const Tensor& g,
+                                                                                         const NeedsGrad& needs) {
              const Tensor& xs = sx.get();
              Backend& be = backend(g.device());
              std::vector<Tensor> grads(3);
@@ -84,8 +88,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
              const DType param_dtype = sw.get().defined() ? sw.get().dtype() : xs.dtype();
              if (needs[1]) grads[1] = empty({C}, TensorOptions(param_dtype, xs.device()));
              if (needs[2]) grads[2] = empty({C}, TensorOptions(param_dtype, xs.device()));
-             be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(), xs, sw.get(), mean, invstd,
-                                    training);
+             be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(), xs, sw.get(), sb.get(), mean,
+                                    invstd, training, act);
              return grads;
            });
   }

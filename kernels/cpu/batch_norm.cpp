@@ -1,16 +1,29 @@
-// CPU batch normalisation over [N, C, *]: statistics per channel c over the
-// N * S values (S = spatial size), two passes (mean, then squared deviations)
-// in double for accuracy. Threads over channels.
-//   train forward:  y = (x - mean) * invstd * w + b, invstd = 1/sqrt(var_biased + eps);
-//                   running stats move by `momentum` (running_var takes the unbiased var)
-//   backward:       dx = w * invstd / M * (M*dy - sum(dy) - xhat * sum(dy*xhat))   (train)
-//                   dx = w * invstd * dy                                          (eval)
-// Memory: forward reads x twice and writes y once; backward reads x and dy twice.
+// CPU batch normalisation over [N, C, *], with an optional activation fused
+// into it (FusedActivation: ReLU, ReLU6, SiLU). Statistics per channel c over
+// the N * S values (S = spatial size), two passes (mean, then squared
+// deviations) for accuracy: each row of S values is summed in T with SIMD
+// lanes, rows are added in double. Threads over channels (train, backward) or
+// rows (eval).
+//   forward:   y = act(pre), pre = (x - mean) * invstd * w + b,
+//              invstd = 1/sqrt(var_biased + eps) (train; running_var takes
+//              the unbiased var) or 1/sqrt(running_var + eps) (eval)
+//   backward:  dpre = dy * act'(pre), pre recomputed from x (never stored);
+//              dx = w * invstd / M * (M*dpre - sum(dpre) - xhat * sum(dpre*xhat))   (train)
+//              dx = w * invstd * dpre                                               (eval)
+// Memory traffic per element: train forward reads x three times (twice for
+// the statistics, once for y; the rows are usually still in cache) and writes
+// y once, the activation costing nothing more. Backward reads x and dy once
+// and writes dpre into dx, then reads x and dx and writes dx: the separate
+// activation backward it replaces read dy and its saved tensor and wrote a
+// gradient of its own.
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/sigmoid_span.h"
 #include "kernels/cpu/widen_16bit.h"
+#include "kernels/fused_activation.h"
 
 namespace ember {
 namespace {
@@ -25,7 +38,67 @@ const T* ptr_or_null(const Tensor& t) {
   return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
 }
 
+// Sum of p[i] and of (p[i] - shift)^2 over a row, in T with SIMD lanes.
 template <class T>
+T row_sum(const T* p, int64_t S) {
+  T acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < S; ++i) acc += p[i];
+  return acc;
+}
+template <class T>
+T row_sum_sq(const T* p, int64_t S, T shift) {
+  T acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < S; ++i) acc += (p[i] - shift) * (p[i] - shift);
+  return acc;
+}
+
+// q = act(p * scale + shift) over a row. SiLU on float32 takes the
+// vectorised exp (sigmoid_span.h); the other activations are selects.
+template <class T, FusedActivation A>
+void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
+  if constexpr (A == FusedActivation::Silu) {
+    for (int64_t i = 0; i < S; ++i) q[i] = p[i] * scale + shift;
+    if constexpr (std::is_same_v<T, float>) {
+      silu_span(q, q, S);
+    } else {
+      for (int64_t i = 0; i < S; ++i) q[i] = math::silu(q[i]);
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < S; ++i) q[i] = math::fused_activation(p[i] * scale + shift, A);
+  }
+}
+
+// d = dy * act'(p * scale + shift) over a row (d may be a scratch row).
+template <class T, FusedActivation A>
+void activation_grad_row(const T* p, const T* g, T* d, int64_t S, T scale, T shift) {
+  if constexpr (A == FusedActivation::Silu) {
+    for (int64_t i = 0; i < S; ++i) d[i] = p[i] * scale + shift;
+    if constexpr (std::is_same_v<T, float>) {
+      silu_backward_span(g, d, d, S);
+    } else {
+      for (int64_t i = 0; i < S; ++i) d[i] = math::silu_backward(g[i], d[i]);
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < S; ++i) d[i] = math::fused_activation_backward(g[i], p[i] * scale + shift, A);
+  }
+}
+
+// Calls f.template operator()<A>() with the activation as a constant.
+template <class F>
+void dispatch_activation(FusedActivation act, F&& f) {
+  switch (act) {
+    case FusedActivation::None: return f.template operator()<FusedActivation::None>();
+    case FusedActivation::Relu: return f.template operator()<FusedActivation::Relu>();
+    case FusedActivation::Relu6: return f.template operator()<FusedActivation::Relu6>();
+    case FusedActivation::Silu: return f.template operator()<FusedActivation::Silu>();
+  }
+}
+
+template <class T, FusedActivation A>
 void forward_train_typed(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& input,
                          const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, double momentum, double eps) {
@@ -42,19 +115,10 @@ void forward_train_typed(const Tensor& out, const Tensor& save_mean, const Tenso
   parallel_for(s.C, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       double sum = 0;
-      for (int64_t n = 0; n < s.N; ++n) {
-        const T* p = x + (n * s.C + c) * s.S;
-        for (int64_t i = 0; i < s.S; ++i) sum += p[i];
-      }
+      for (int64_t n = 0; n < s.N; ++n) sum += row_sum(x + (n * s.C + c) * s.S, s.S);
       const double mean = sum / M;
       double sq = 0;
-      for (int64_t n = 0; n < s.N; ++n) {
-        const T* p = x + (n * s.C + c) * s.S;
-        for (int64_t i = 0; i < s.S; ++i) {
-          double d = p[i] - mean;
-          sq += d * d;
-        }
-      }
+      for (int64_t n = 0; n < s.N; ++n) sq += row_sum_sq(x + (n * s.C + c) * s.S, s.S, static_cast<T>(mean));
       const double var = sq / M;
       const double invstd = 1.0 / std::sqrt(var + eps);
       sm[c] = static_cast<T>(mean);
@@ -64,15 +128,14 @@ void forward_train_typed(const Tensor& out, const Tensor& save_mean, const Tenso
       const T scale = static_cast<T>(invstd * (w ? w[c] : 1.0));
       const T shift = static_cast<T>((b ? b[c] : 0.0) - mean * invstd * (w ? w[c] : 1.0));
       for (int64_t n = 0; n < s.N; ++n) {
-        const T* p = x + (n * s.C + c) * s.S;
-        T* q = y + (n * s.C + c) * s.S;
-        for (int64_t i = 0; i < s.S; ++i) q[i] = p[i] * scale + shift;
+        const int64_t row = (n * s.C + c) * s.S;
+        normalise_row<T, A>(x + row, y + row, s.S, scale, shift);
       }
     }
   });
 }
 
-template <class T>
+template <class T, FusedActivation A>
 void forward_eval_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                         const Tensor& running_mean, const Tensor& running_var, double eps) {
   BnShape s(input);
@@ -88,57 +151,71 @@ void forward_eval_typed(const Tensor& out, const Tensor& input, const Tensor& we
       double invstd = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
       const T scale = static_cast<T>(invstd * (w ? w[c] : 1.0));
       const T shift = static_cast<T>((b ? b[c] : 0.0) - rm[c] * invstd * (w ? w[c] : 1.0));
-      const T* p = x + t * s.S;
-      T* q = y + t * s.S;
-      for (int64_t i = 0; i < s.S; ++i) q[i] = p[i] * scale + shift;
+      normalise_row<T, A>(x + t * s.S, y + t * s.S, s.S, scale, shift);
     }
   });
 }
 
-template <class T>
+template <class T, FusedActivation A>
 void backward_typed(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
-                    const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& mean_t,
-                    const Tensor& invstd_t, bool train) {
+                    const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                    const Tensor& mean_t, const Tensor& invstd_t, bool train) {
   BnShape s(input);
   const T* x = static_cast<const T*>(input.data_ptr());
   const T* gy = static_cast<const T*>(grad_out.data_ptr());
   const T* w = ptr_or_null<T>(weight);
+  const T* b = ptr_or_null<T>(bias);
   const T* mean = static_cast<const T*>(mean_t.data_ptr());
   const T* invstd = static_cast<const T*>(invstd_t.data_ptr());
   T* gx = grad_input.defined() ? static_cast<T*>(grad_input.data_ptr()) : nullptr;
   T* gw = grad_weight.defined() ? static_cast<T*>(grad_weight.data_ptr()) : nullptr;
   T* gb = grad_bias.defined() ? static_cast<T*>(grad_bias.data_ptr()) : nullptr;
   const double M = static_cast<double>(s.N * s.S);
+  constexpr bool kFused = A != FusedActivation::None;
   parallel_for(s.C, 1, [&](int64_t begin, int64_t end) {
+    // The activation's gradient goes into dx's row (read back by the second
+    // pass), or into this scratch row when dx is not wanted.
+    std::vector<T> scratch(kFused && !gx ? s.S : 0);
     for (int64_t c = begin; c < end; ++c) {
       const double mu = mean[c], is = invstd[c];
-      double sum_g = 0, sum_gx = 0;  // sum(dy), sum(dy * (x - mean))
-      for (int64_t n = 0; n < s.N; ++n) {
-        const T* p = x + (n * s.C + c) * s.S;
-        const T* g = gy + (n * s.C + c) * s.S;
-        for (int64_t i = 0; i < s.S; ++i) {
-          sum_g += g[i];
-          sum_gx += g[i] * (p[i] - mu);
-        }
-      }
       const double wc = w ? w[c] : 1.0;
+      const T scale = static_cast<T>(is * wc);
+      const T shift = static_cast<T>((b ? b[c] : 0.0) - mu * is * wc);
+      double sum_g = 0, sum_gx = 0;  // sum(dpre), sum(dpre * (x - mean))
+      for (int64_t n = 0; n < s.N; ++n) {
+        const int64_t row = (n * s.C + c) * s.S;
+        const T* p = x + row;
+        const T* g = gy + row;
+        if constexpr (kFused) {
+          T* d = gx ? gx + row : scratch.data();
+          activation_grad_row<T, A>(p, g, d, s.S, scale, shift);
+          g = d;
+        }
+        T rg = 0, rgx = 0;
+        const T tmu = static_cast<T>(mu);
+#pragma omp simd reduction(+ : rg, rgx)
+        for (int64_t i = 0; i < s.S; ++i) {
+          rg += g[i];
+          rgx += g[i] * (p[i] - tmu);
+        }
+        sum_g += rg;
+        sum_gx += rgx;
+      }
       if (gw) gw[c] = static_cast<T>(sum_gx * is);
       if (gb) gb[c] = static_cast<T>(sum_g);
       if (!gx) continue;
+      // dx = wc*is*(dpre - mean(dpre) - (x-mu)*is^2*mean(dpre*(x-mu))) in training.
+      const T a = static_cast<T>(wc * is);
+      const T k = train ? static_cast<T>(sum_gx / M * is * is) : T(0);
+      const T mg = train ? static_cast<T>(sum_g / M) : T(0);
+      const T tmu = static_cast<T>(mu);
       for (int64_t n = 0; n < s.N; ++n) {
-        const T* p = x + (n * s.C + c) * s.S;
-        const T* g = gy + (n * s.C + c) * s.S;
-        T* q = gx + (n * s.C + c) * s.S;
-        if (train) {
-          // dx = wc*is*(dy - mean(dy) - (x-mu)*is^2*mean(dy*(x-mu)))
-          const double k = sum_gx / M * is * is;
-          const double mg = sum_g / M;
-          const T a = static_cast<T>(wc * is);
-          for (int64_t i = 0; i < s.S; ++i) q[i] = a * static_cast<T>(g[i] - mg - (p[i] - mu) * k);
-        } else {
-          const T a = static_cast<T>(wc * is);
-          for (int64_t i = 0; i < s.S; ++i) q[i] = a * g[i];
-        }
+        const int64_t row = (n * s.C + c) * s.S;
+        const T* p = x + row;
+        const T* g = kFused ? gx + row : gy + row;
+        T* q = gx + row;
+#pragma omp simd
+        for (int64_t i = 0; i < s.S; ++i) q[i] = a * (g[i] - mg - (p[i] - tmu) * k);
       }
     }
   });
@@ -149,48 +226,55 @@ void backward_typed(const Tensor& grad_input, const Tensor& grad_weight, const T
 void CpuBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
                                           const Tensor& input, const Tensor& weight, const Tensor& bias,
                                           const Tensor& running_mean, const Tensor& running_var, double momentum,
-                                          double eps) {
+                                          double eps, FusedActivation act) {
   if (any_16bit({out, input, weight, bias, running_mean, running_var})) {
     WidenedOutput y(out), rm(running_mean, true), rv(running_var, true);
     batch_norm_forward_train(y.work(), save_mean, save_invstd, widened(input), widened(weight), widened(bias),
-                             rm.work(), rv.work(), momentum, eps);
+                             rm.work(), rv.work(), momentum, eps, act);
     y.commit();
     rm.commit();
     return rv.commit();
   }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
-    forward_train_typed<T>(out, save_mean, save_invstd, input, weight, bias, running_mean, running_var, momentum,
-                           eps);
+    dispatch_activation(act, [&]<FusedActivation A>() {
+      forward_train_typed<T, A>(out, save_mean, save_invstd, input, weight, bias, running_mean, running_var,
+                                momentum, eps);
+    });
   });
 }
 
 void CpuBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight,
                                          const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                         double eps) {
+                                         double eps, FusedActivation act) {
   if (any_16bit({out, input, weight, bias, running_mean, running_var})) {
     WidenedOutput y(out);
     batch_norm_forward_eval(y.work(), widened(input), widened(weight), widened(bias), widened(running_mean),
-                            widened(running_var), eps);
+                            widened(running_var), eps, act);
     return y.commit();
   }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
-    forward_eval_typed<T>(out, input, weight, bias, running_mean, running_var, eps);
+    dispatch_activation(act, [&]<FusedActivation A>() {
+      forward_eval_typed<T, A>(out, input, weight, bias, running_mean, running_var, eps);
+    });
   });
 }
 
 void CpuBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
                                      const Tensor& grad_out, const Tensor& input, const Tensor& weight,
-                                     const Tensor& mean, const Tensor& invstd, bool train) {
-  if (any_16bit({grad_input, grad_weight, grad_bias, grad_out, input, weight, mean, invstd})) {
+                                     const Tensor& bias, const Tensor& mean, const Tensor& invstd, bool train,
+                                     FusedActivation act) {
+  if (any_16bit({grad_input, grad_weight, grad_bias, grad_out, input, weight, bias, mean, invstd})) {
     WidenedOutput gx(grad_input), gw(grad_weight), gb(grad_bias);
     batch_norm_backward(gx.work(), gw.work(), gb.work(), widened(grad_out), widened(input), widened(weight),
-                        widened(mean), widened(invstd), train);
+                        widened(bias), widened(mean), widened(invstd), train, act);
     gx.commit();
     gw.commit();
     return gb.commit();
   }
   dispatch_float_double(input.dtype(), "batch_norm_backward", [&]<class T>() {
-    backward_typed<T>(grad_input, grad_weight, grad_bias, grad_out, input, weight, mean, invstd, train);
+    dispatch_activation(act, [&]<FusedActivation A>() {
+      backward_typed<T, A>(grad_input, grad_weight, grad_bias, grad_out, input, weight, bias, mean, invstd, train);
+    });
   });
 }
 

@@ -10,56 +10,12 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/sigmoid_span.h"
 #include "kernels/cpu/strided_loop.h"
 #include "kernels/elementwise_math.h"
 
 namespace ember {
 namespace {
-
-// The sigmoid paths below share one construction. From e = exp(-|x|), which
-// never overflows, sigmoid is 1/(1+e) for x >= 0 and e/(1+e) below, and
-// 1 - sigmoid the other way round, so neither loses its small values (Eigen's
-// logistic() does below x = -10; 1 - s as a difference would cost x * 6e-8
-// for large x). |x| is capped at 87 so that e stays a normal float
-// (arithmetic on subnormals is a hundred times slower); past it the small one
-// is 0 (so silu(-inf) = -inf * 0 = NaN, as in PyTorch). Blocks of kBlock
-// keep e in L1.
-constexpr int64_t kSigmoidBlock = 512;
-
-// e[j] = exp(-min(|x[j]|, 87)), vectorised by Eigen.
-inline void exp_neg_abs(const float* x, float* e, int64_t m) {
-  Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(x, m).abs().min(87.0f)).exp();
-}
-
-struct SigmoidPair {
-  float s, one_minus_s;
-};
-inline SigmoidPair sigmoid_pair(float x, float e) {
-  const float d = 1.0f / (1.0f + e);
-  const float small = (x < -87.0f || x > 87.0f) ? 0.0f : e * d;
-  return x >= 0.0f ? SigmoidPair{d, small} : SigmoidPair{small, d};
-}
-
-// sigmoid (or SiLU, x * sigmoid) of n floats.
-template <bool kSilu>
-void sigmoid_block(const float* x, float* y, int64_t n) {
-  alignas(64) float e[kSigmoidBlock];
-  for (int64_t b = 0; b < n; b += kSigmoidBlock) {
-    const int64_t m = std::min(kSigmoidBlock, n - b);
-    const float* xb = x + b;
-    float* yb = y + b;
-    exp_neg_abs(xb, e, m);
-#pragma omp simd
-    for (int64_t j = 0; j < m; ++j) {
-      const float v = xb[j], sig = sigmoid_pair(v, e[j]).s;
-      if constexpr (kSilu) {
-        yb[j] = v * sig;
-      } else {
-        yb[j] = v != v ? v : sig;  // NaN stays NaN
-      }
-    }
-  }
-}
 
 // The vectorised float32 path; false when it does not apply.
 bool unary_vectorised(const Tensor& out, const Tensor& in, UnaryOp op) {
@@ -76,8 +32,8 @@ bool unary_vectorised(const Tensor& out, const Tensor& in, UnaryOp op) {
     switch (op) {
       case UnaryOp::Exp: r = a.exp(); break;
       case UnaryOp::Tanh: r = a.tanh(); break;
-      case UnaryOp::Sigmoid: sigmoid_block<false>(x + begin, y + begin, end - begin); break;
-      default: sigmoid_block<true>(x + begin, y + begin, end - begin); break;
+      case UnaryOp::Sigmoid: sigmoid_span(x + begin, y + begin, end - begin); break;
+      default: silu_span(x + begin, y + begin, end - begin); break;
     }
   });
   return true;
@@ -93,19 +49,8 @@ bool silu_backward_vectorised(const Tensor& out, const Tensor& grad, const Tenso
   const float* g = static_cast<const float*>(grad.data_ptr());
   const float* x = static_cast<const float*>(input.data_ptr());
   float* y = static_cast<float*>(out.data_ptr());
-  parallel_for(out.numel(), 32768, [g, x, y](int64_t begin, int64_t end) {
-    alignas(64) float e[kSigmoidBlock];
-    for (int64_t b = begin; b < end; b += kSigmoidBlock) {
-      const int64_t m = std::min(kSigmoidBlock, end - b);
-      exp_neg_abs(x + b, e, m);
-#pragma omp simd
-      for (int64_t j = 0; j < m; ++j) {
-        const float xv = x[b + j];
-        const SigmoidPair p = sigmoid_pair(xv, e[j]);
-        y[b + j] = g[b + j] * p.s * (1.0f + xv * p.one_minus_s);
-      }
-    }
-  });
+  parallel_for(out.numel(), 32768,
+               [g, x, y](int64_t begin, int64_t end) { silu_backward_span(g + begin, x + begin, y + begin, end - begin); });
   return true;
 }
 
@@ -198,6 +143,8 @@ void binary_typed(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp 
       return binary_loop<T, T>(out, a, b, [alpha](C x, C y) { return static_cast<C>(x - alpha * y); });
     }
     case BinaryOp::Mul: return binary_loop<T, T>(out, a, b, [](C x, C y) { return static_cast<C>(x * y); });
+    case BinaryOp::AddRelu:
+      return binary_loop<T, T>(out, a, b, [](C x, C y) { return math::relu(static_cast<C>(x + y)); });
     case BinaryOp::Div:
       if constexpr (kFloat) return binary_loop<T, T>(out, a, b, [](C x, C y) { return x / y; });
       else fail("div", "integer division reached the kernel; the front-end promotes to float");

@@ -9,10 +9,16 @@
 // double, then a block reduction; dx is one thread per element (grid-stride).
 // Memory traffic: the sums read x and dy once; dx reads dy once and writes
 // dx once.
+//
+// Also the fused batch norm + activation's first backward step,
+//   dpre[n, c, s] = dy[n, c, s] * act'((x - mean[c]) * invstd[c] * w[c] + b[c]),
+// one thread per element (grid-stride), reading x and dy once and writing
+// dpre once; cuDNN's backward (or the eval one above) then takes dpre.
 #include "engine/cuda/caching_allocator.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/reduce.cuh"
+#include "kernels/fused_activation.h"
 
 namespace ember {
 namespace {
@@ -54,7 +60,45 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+template <class T, class P>
+__global__ void __launch_bounds__(256)
+    bn_activation_grad_kernel(const T* __restrict__ dy, const T* __restrict__ x, const P* __restrict__ weight,
+                              const P* __restrict__ bias, const P* __restrict__ mean, const P* __restrict__ invstd,
+                              T* __restrict__ dpre, int64_t total, int64_t C, int64_t S, FusedActivation act) {
+  using A = acc_t<T>;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t c = (i / S) % C;
+    const A scale = cast<A>(invstd[c]) * (weight ? cast<A>(weight[c]) : A(1));
+    const A shift = (bias ? cast<A>(bias[c]) : A(0)) - cast<A>(mean[c]) * scale;
+    const A pre = cast<A>(x[i]) * scale + shift;
+    dpre[i] = cast<T>(math::fused_activation_backward(cast<A>(dy[i]), pre, act));
+  }
+}
+
 }  // namespace
+
+void batch_norm_activation_grad_cuda(const Tensor& grad_pre, const Tensor& grad_out, const Tensor& input,
+                                     const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                                     const Tensor& invstd, FusedActivation act) {
+  const int64_t N = input.size(0), C = input.size(1);
+  const int64_t S = input.numel() / std::max<int64_t>(N * C, 1);
+  if (input.numel() == 0) return;
+  KernelContext ctx(input);
+  for (const Tensor* t : {&weight, &bias, &invstd}) {
+    EMBER_CHECK(!t->defined() || t->dtype() == mean.dtype(), "batch_norm_backward",
+                "weight, bias, mean and invstd must share one dtype");
+  }
+  dispatch_cuda_floating(input.dtype(), "batch_norm_backward", [&]<class T>() {
+    dispatch_cuda_floating(mean.dtype(), "batch_norm_backward", [&]<class P>() {
+      auto param = [](const Tensor& t) { return t.defined() ? static_cast<const P*>(t.data_ptr()) : nullptr; };
+      bn_activation_grad_kernel<T, P><<<grid_for(input.numel(), 256, ctx.device), 256, 0, ctx.stream>>>(
+          static_cast<const T*>(grad_out.data_ptr()), static_cast<const T*>(input.data_ptr()), param(weight),
+          param(bias), param(mean), param(invstd), static_cast<T*>(grad_pre.data_ptr()), input.numel(), C, S, act);
+      EMBER_CUDA_CHECK_LAUNCH("batch_norm_backward", cat_str("(fused activation, input ", input.shape(), ")"));
+    });
+  });
+}
 
 void batch_norm_backward_eval_cuda(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
                                    const Tensor& grad_out, const Tensor& input, const Tensor& weight,

@@ -63,12 +63,13 @@ class CudaBackend final : public Backend {
   void batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
                                 const Tensor& input, const Tensor& weight, const Tensor& bias,
                                 const Tensor& running_mean, const Tensor& running_var, double momentum,
-                                double eps) override;
+                                double eps, FusedActivation act) override;
   void batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                               const Tensor& running_mean, const Tensor& running_var, double eps) override;
+                               const Tensor& running_mean, const Tensor& running_var, double eps,
+                               FusedActivation act) override;
   void batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
-                           const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& mean,
-                           const Tensor& invstd, bool train) override;
+                           const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                           const Tensor& mean, const Tensor& invstd, bool train, FusedActivation act) override;
 
   // pooling.cu
   void max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,

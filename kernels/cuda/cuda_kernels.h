@@ -28,4 +28,13 @@ void batch_norm_backward_eval_cuda(const Tensor& grad_input, const Tensor& grad_
                                    const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                    const Tensor& mean, const Tensor& invstd);
 
+// batch_norm.cu: the gradient of a fused activation at the pre-activation,
+//   grad_pre = grad_out * act'((x - mean) * invstd * w + b),
+// recomputed from the input (weight and bias may be undefined: 1 and 0), for
+// the fused batch norm's backward ahead of the batch-norm backward proper.
+// The per-channel tensors share one dtype (float32 for 16-bit inputs).
+void batch_norm_activation_grad_cuda(const Tensor& grad_pre, const Tensor& grad_out, const Tensor& input,
+                                     const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                                     const Tensor& invstd, FusedActivation act);
+
 }  // namespace ember

@@ -24,6 +24,9 @@ struct BinaryFn {
 struct AddOp {
   template <class C> __device__ C operator()(C x, C y) const { return static_cast<C>(x + y); }
 };
+struct AddReluOp {
+  template <class C> __device__ C operator()(C x, C y) const { return math::relu(static_cast<C>(x + y)); }
+};
 template <class C>
 struct AddAlphaOp {
   C alpha;
@@ -93,6 +96,7 @@ void binary_typed(const Tensor& out, const Tensor& a, const Tensor& b, BinaryOp 
       if (p.a == 1.0) return run<T, T>(out, a, b, SubOp{});
       return run<T, T>(out, a, b, SubAlphaOp<C>{static_cast<C>(p.a)});
     case BinaryOp::Mul: return run<T, T>(out, a, b, MulOp{});
+    case BinaryOp::AddRelu: return run<T, T>(out, a, b, AddReluOp{});
     case BinaryOp::Div:
       if constexpr (std::is_floating_point_v<C>) return run<T, T>(out, a, b, DivOp{});
       else fail("div", "integer division reached the kernel; the front-end promotes to float");

@@ -15,6 +15,10 @@
 // bfloat16 inputs and in double for double: absent weight/bias become
 // ones/zeros and tensors of another dtype are converted into temporaries
 // (running statistics are copied back after the update).
+// A fused activation (FusedActivation) runs as Ember's elementwise kernel in
+// place on cuDNN's output; in the backward, batch_norm.cu turns the gradient
+// of the activation's output into the pre-activation's (recomputed from the
+// input) before cuDNN's backward.
 #include <cudnn.h>
 
 #include "engine/cuda/cuda_stream.h"
@@ -63,6 +67,16 @@ void copy_back(const Tensor& dst, const Tensor& tmp) {
   if (dst.defined() && !dst.is_same(tmp)) cuda().copy(dst, tmp);
 }
 
+// out = act(out), in place, by the elementwise kernels.
+void apply_activation(const Tensor& out, FusedActivation act) {
+  switch (act) {
+    case FusedActivation::None: return;
+    case FusedActivation::Relu: return cuda().unary(out, out, UnaryOp::Relu, {});
+    case FusedActivation::Relu6: return cuda().unary(out, out, UnaryOp::Clamp, {0.0, 6.0});
+    case FusedActivation::Silu: return cuda().unary(out, out, UnaryOp::Silu, {});
+  }
+}
+
 struct Scalars {
   float one_f = 1.0f, zero_f = 0.0f;
   double one_d = 1.0, zero_d = 0.0;
@@ -75,7 +89,7 @@ struct Scalars {
 void CudaBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd,
                                            const Tensor& input, const Tensor& weight, const Tensor& bias,
                                            const Tensor& running_mean, const Tensor& running_var, double momentum,
-                                           double eps) {
+                                           double eps, FusedActivation act) {
   const char* op = "batch_norm";
   if (input.numel() == 0) return;
   const Device dev = input.device();
@@ -95,11 +109,12 @@ void CudaBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save
   if (running_var.defined()) copy_back(running_var, rv);
   copy_back(save_mean, sm);
   copy_back(save_invstd, si);
+  apply_activation(out, act);
 }
 
 void CudaBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input, const Tensor& weight,
                                           const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                          double eps) {
+                                          double eps, FusedActivation act) {
   const char* op = "batch_norm";
   if (input.numel() == 0) return;
   const Device dev = input.device();
@@ -114,11 +129,13 @@ void CudaBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input
                                                             s.x.get(), out.data_ptr(), s.param.get(), w.data_ptr(),
                                                             b.data_ptr(), rm.data_ptr(), rv.data_ptr(), eps),
                     op);
+  apply_activation(out, act);
 }
 
 void CudaBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
-                                      const Tensor& grad_out, const Tensor& input, const Tensor& weight,
-                                      const Tensor& mean, const Tensor& invstd, bool train) {
+                                      const Tensor& grad_out_act, const Tensor& input, const Tensor& weight,
+                                      const Tensor& bias, const Tensor& mean, const Tensor& invstd, bool train,
+                                      FusedActivation act) {
   const char* op = "batch_norm_backward";
   const Device dev = input.device();
   DeviceGuard guard(dev.index);
@@ -126,6 +143,16 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& gr
     if (grad_weight.defined()) cuda().fill(grad_weight, 0);
     if (grad_bias.defined()) cuda().fill(grad_bias, 0);
     return;
+  }
+  // The gradient at the batch norm's own output: grad_out_act through act'.
+  Tensor grad_out = grad_out_act;
+  if (act != FusedActivation::None) {
+    const DType P = mean.dtype();
+    grad_out = empty(input.shape(), TensorOptions(input.dtype(), dev));
+    batch_norm_activation_grad_cuda(grad_out, grad_out_act, input,
+                                    weight.defined() ? param_as(weight, input.size(1), P, 1.0, dev) : Tensor(),
+                                    bias.defined() ? param_as(bias, input.size(1), P, 0.0, dev) : Tensor(), mean,
+                                    param_as(invstd, input.size(1), P, 1.0, dev), act);
   }
   if (!train) {
     const DType P = mean.dtype();

@@ -3,6 +3,7 @@
 // average pooling with PyTorch's divisor rules, adaptive pooling (down and
 // up), batch norm in training (outputs, running statistics, gradients) and
 // evaluation (including the eval-mode backward), on 2-D, 3-D and 4-D inputs;
+// batch norm with a fused ReLU, ReLU6 or SiLU and the fused relu(a + b);
 // float16/bfloat16 against float32.
 #include "engine/backend_config.h"
 #include "tests/cuda/cuda_test_util.h"
@@ -140,6 +141,37 @@ TEST(CudaBatchNorm, EvaluationForwardAndBackwardMatchCpu) {
                          kAccumulateTol, cat_str("batch_norm eval ", shape, affine ? " affine" : "", " ", dtype_name(dtype)));
       }
     }
+  }
+}
+
+// The fused activation: cuDNN's output activated in place, and the
+// activation's gradient taken at the recomputed pre-activation before
+// cuDNN's backward (training) or Ember's eval-mode backward.
+TEST(CudaBatchNorm, FusedActivationMatchesCpu) {
+  EMBER_REQUIRE_CUDA();
+  manual_seed(7);
+  for (FusedActivation act : {FusedActivation::Relu, FusedActivation::Relu6, FusedActivation::Silu}) {
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      for (bool training : {true, false}) {
+        const Shape shape{8, 6, 7, 7};
+        Tensor rm = rnd({6}, false, dtype), rv = unif({6}, 0.5, 2.0, false, dtype);
+        // Weight and bias spread so that ReLU6's upper bound is crossed too.
+        std::vector<Tensor> inputs{rnd(shape, true, dtype), unif({6}, -4, 4, true, dtype), unif({6}, -1, 5, true, dtype)};
+        compare_with_cpu(inputs,
+                         [&](const std::vector<Tensor>& v) {
+                           const Device d = v[0].device();
+                           return batch_norm(v[0], rm.clone().to(d), rv.clone().to(d), v[1], v[2], training, 0.1,
+                                             1e-5, act);
+                         },
+                         kAccumulateTol,
+                         cat_str("batch_norm + activation ", static_cast<int>(act), training ? " train " : " eval ",
+                                 dtype_name(dtype)));
+      }
+    }
+  }
+  for (const Shape& b : std::vector<Shape>{{4, 8, 6, 6}, {8, 1, 1}}) {
+    compare_with_cpu({rnd({4, 8, 6, 6}), rnd(b)}, [](const std::vector<Tensor>& v) { return add_relu(v[0], v[1]); },
+                     kElementwiseTol, cat_str("add_relu with ", shape_str(b)));
   }
 }
 

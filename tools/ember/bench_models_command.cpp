@@ -10,6 +10,8 @@
 //          at --train-batch, model in train mode
 // --precision float16 / bfloat16 runs both under autocast (float32 master
 // weights), float16 training with a GradScaler, as torch_models.py does.
+// --no-fusion runs batch norm + activation and residual add + ReLU as
+// separate ops (layers/fusion.h), to measure what fusing them gives.
 // On CUDA every iteration ends with a device synchronize, so the time is
 // the work's, not the launch queue's.
 #include <malloc.h>
@@ -28,6 +30,7 @@
 #include "engine/backend.h"
 #include "engine/backend_config.h"
 #include "engine/ember.h"
+#include "layers/fusion.h"
 #include "models/registry.h"
 #include "tools/ember/commands.h"
 #include "tools/lib/edit_distance.h"
@@ -46,7 +49,7 @@ struct BenchModelsOptions {
   int threads = 0;  // 0: leave Ember's default (all cores)
   int warmup = 2, iters = 5;
   double min_time = 2.0;
-  bool channels_last = false, cudnn_benchmark = false, tf32 = false, json = false;
+  bool channels_last = false, cudnn_benchmark = false, tf32 = false, json = false, no_fusion = false;
 };
 
 // Fails unless every name is a registered model, suggesting the closest.
@@ -202,6 +205,7 @@ json measure(const std::string& name, const std::string& mode, const BenchModels
   const double median = quantile(ms, 0.5);
   json row = {{"runner", "ember"}, {"model", name}, {"mode", mode}, {"batch", batch}, {"size", o.size},
               {"device", device.str()}, {"precision", o.precision}, {"channels_last", o.channels_last},
+              {"fusion", !o.no_fusion},
               {"threads", num_threads()}, {"warmup", o.warmup}, {"iters", ms.size()}, {"median_ms", median},
               {"p10_ms", quantile(ms, 0.1)}, {"p90_ms", quantile(ms, 0.9)},
               {"images_per_s", static_cast<double>(batch) * 1000.0 / median}};
@@ -239,13 +243,14 @@ void run_bench_models(BenchModelsOptions o) {
   if (o.threads > 0) set_num_threads(o.threads);
   backend_config().cudnn_benchmark = o.cudnn_benchmark;
   backend_config().allow_tf32 = o.tf32;
+  LayerFusionGuard fusion(!o.no_fusion);
   std::vector<std::string> modes;
   if (o.mode != "train") modes.push_back("infer");
   if (o.mode != "infer") modes.push_back("train");
   if (!o.json) {
-    std::printf("ember bench models: %s, threads %d, %lldx%lld, %s, median of >= %d iterations after %d warm-up\n",
+    std::printf("ember bench models: %s, threads %d, %lldx%lld, %s, %s, median of >= %d iterations after %d warm-up\n",
                 device.str().c_str(), num_threads(), static_cast<long long>(o.size), static_cast<long long>(o.size),
-                o.precision.c_str(), o.iters, o.warmup);
+                o.precision.c_str(), o.no_fusion ? "unfused" : "fused layers", o.iters, o.warmup);
   }
   bool first = true;
   for (const std::string& name : o.models) {
@@ -293,6 +298,8 @@ void add_bench_models_command(CLI::App& bench) {
   cmd->add_flag("--channels-last", o->channels_last, "NHWC memory format (not supported yet)");
   cmd->add_flag("--cudnn-benchmark", o->cudnn_benchmark, "CUDA: time cuDNN's convolution algorithms, keep the fastest");
   cmd->add_flag("--tf32", o->tf32, "CUDA: let float32 matrix products and convolutions use TF32");
+  cmd->add_flag("--no-fusion", o->no_fusion,
+                "Run batch norm + activation and residual add + ReLU as separate ops (to measure the fusion)");
   cmd->add_flag("--json", o->json, "One JSON object per line instead of a table");
   cmd->callback([o] { run_bench_models(*o); });
 }

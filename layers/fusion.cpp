@@ -1,0 +1,37 @@
+#include "layers/fusion.h"
+
+#include <atomic>
+
+#include "engine/ops/elementwise.h"
+#include "layers/activation.h"
+#include "layers/batch_norm2d.h"
+
+namespace ember {
+namespace {
+std::atomic<bool> g_fusion{true};
+}  // namespace
+
+bool layer_fusion_enabled() { return g_fusion.load(std::memory_order_relaxed); }
+
+LayerFusionGuard::LayerFusionGuard(bool enabled) : previous_(g_fusion.exchange(enabled)) {}
+LayerFusionGuard::~LayerFusionGuard() { g_fusion.store(previous_); }
+
+bool can_fuse_norm_activation(const Module& norm, const Module& act) {
+  if (!layer_fusion_enabled() || forward_observer_installed()) return false;
+  const auto* a = dynamic_cast<const Activation*>(&act);
+  return dynamic_cast<const BatchNorm2d*>(&norm) != nullptr && a != nullptr && a->fused() != FusedActivation::None;
+}
+
+Tensor norm_activation(Module& norm, Module& act, const Tensor& x) {
+  if (!can_fuse_norm_activation(norm, act)) return act(norm(x));
+  return static_cast<BatchNorm2d&>(norm).forward_fused(x, static_cast<Activation&>(act).fused());
+}
+
+Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b) {
+  const auto* act = dynamic_cast<const Activation*>(&relu);
+  const bool fusable = act != nullptr && act->fused() == FusedActivation::Relu;
+  if (!fusable || !layer_fusion_enabled() || forward_observer_installed()) return relu(add(a, b));
+  return add_relu(a, b);
+}
+
+}  // namespace ember
