@@ -56,7 +56,7 @@ enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, Prod };
 // An activation applied in the same pass as the op that produces its input
 // (batch norm's epilogue), so the pre-activation tensor is never written out.
 // Relu6 follows nn.ReLU6 (hardtanh): its gradient passes where 0 < x < 6.
-enum class FusedActivation : uint8_t { None, Relu, Relu6, Silu };
+enum class FusedActivation : uint8_t { None, Relu, Relu6, Silu, Hardswish };
 
 struct OpParams {
   double a = 1.0;

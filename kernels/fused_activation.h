@@ -15,6 +15,7 @@ EMBER_HD C fused_activation(C x, FusedActivation act) {
     case FusedActivation::Relu: return relu(x);
     case FusedActivation::Relu6: return clamp(x, C(0), C(6));
     case FusedActivation::Silu: return silu(x);
+    case FusedActivation::Hardswish: return hardswish(x);
     default: return x;
   }
 }
@@ -26,6 +27,7 @@ EMBER_HD C fused_activation_backward(C g, C x, FusedActivation act) {
     case FusedActivation::Relu: return x > C(0) ? g : C(0);
     case FusedActivation::Relu6: return (x > C(0) && x < C(6)) ? g : C(0);
     case FusedActivation::Silu: return silu_backward(g, x);
+    case FusedActivation::Hardswish: return hardswish_backward(g, x);
     default: return g;
   }
 }

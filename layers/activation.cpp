@@ -19,7 +19,8 @@ ModulePtr make_silu() {
   return std::make_shared<Activation>("SiLU", [](const Tensor& x) { return silu(x); }, "", FusedActivation::Silu);
 }
 ModulePtr make_hardswish() {
-  return std::make_shared<Activation>("Hardswish", [](const Tensor& x) { return hardswish(x); });
+  return std::make_shared<Activation>("Hardswish", [](const Tensor& x) { return hardswish(x); }, "",
+                                      FusedActivation::Hardswish);
 }
 ModulePtr make_hardsigmoid() {
   return std::make_shared<Activation>("Hardsigmoid", [](const Tensor& x) { return hardsigmoid(x); });

@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "engine/error.h"
 #include "engine/ops/elementwise.h"
 #include "layers/activation.h"
 #include "layers/batch_norm2d.h"
@@ -25,6 +26,20 @@ bool can_fuse_norm_activation(const Module& norm, const Module& act) {
 Tensor norm_activation(Module& norm, Module& act, const Tensor& x) {
   if (!can_fuse_norm_activation(norm, act)) return act(norm(x));
   return static_cast<BatchNorm2d&>(norm).forward_fused(x, static_cast<Activation&>(act).fused());
+}
+
+Tensor norm_activation(Module& norm, FusedActivation act, const Tensor& x) {
+  auto* bn = dynamic_cast<BatchNorm2d*>(&norm);
+  if (bn != nullptr && layer_fusion_enabled() && !forward_observer_installed()) return bn->forward_fused(x, act);
+  const Tensor h = norm(x);
+  switch (act) {
+    case FusedActivation::Relu: return relu(h);
+    case FusedActivation::Relu6: return relu6(h);
+    case FusedActivation::Silu: return silu(h);
+    case FusedActivation::Hardswish: return hardswish(h);
+    case FusedActivation::None: break;
+  }
+  fail("norm_activation", "needs an activation (got None)");
 }
 
 Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b) {

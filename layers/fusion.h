@@ -1,7 +1,7 @@
 // Layer pairs that run as one fused op, with the numbers of the two modules
 // run one after the other:
-// - a batch norm and its activation: relu(bn(x)), relu6(bn(x)) and
-//   silu(bn(x)) become one batch_norm(..., act) call (engine/ops/norm.h),
+// - a batch norm and its activation: relu(bn(x)), relu6(bn(x)), silu(bn(x))
+//   and hardswish(bn(x)) become one batch_norm(..., act) call (engine/ops/norm.h),
 //   which neither writes nor keeps the pre-activation tensor. The models
 //   call norm_activation where torchvision writes act(bn(x)); Sequential
 //   applies it to a BatchNorm2d child followed by a fusable activation.
@@ -9,15 +9,20 @@
 //   pass instead of two.
 #pragma once
 
+#include "engine/backend.h"
 #include "layers/module.h"
 
 namespace ember {
 
 // act(norm(x)): fused when `norm` is a BatchNorm2d, `act` an activation with a
-// fused form (ReLU, ReLU6, SiLU), fusion is on, and no ForwardObserver is
+// fused form (ReLU, ReLU6, SiLU, Hardswish), fusion is on, and no ForwardObserver is
 // installed (model summaries list every module); otherwise the two modules
 // one after the other.
 Tensor norm_activation(Module& norm, Module& act, const Tensor& x);
+
+// The same with the activation as a function (a model calling relu6 on a
+// BatchNorm2d module's output); `act` must not be None.
+Tensor norm_activation(Module& norm, FusedActivation act, const Tensor& x);
 
 // Whether the pair can run fused (same conditions as above).
 bool can_fuse_norm_activation(const Module& norm, const Module& act);

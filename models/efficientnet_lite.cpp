@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"
+#include "layers/fusion.h"
 #include "models/efficientnet_stages.h"
 #include "models/make_divisible.h"
 
@@ -40,8 +41,8 @@ class LiteMBConv final : public Module {
   }
   Tensor forward(const Tensor& x) override {
     Tensor h = x;
-    if (expand_) h = relu6((*expand_norm_)((*expand_)(h)));
-    h = relu6((*depthwise_norm_)((*depthwise_)(h)));
+    if (expand_) h = norm_activation(*expand_norm_, FusedActivation::Relu6, (*expand_)(h));
+    h = norm_activation(*depthwise_norm_, FusedActivation::Relu6, (*depthwise_)(h));
     h = (*project_norm_)((*project_)(h));
     return use_residual_ ? add((*drop_)(h), x) : h;
   }
@@ -118,9 +119,9 @@ EfficientNetLite::EfficientNetLite(const EfficientNetLiteConfig& config, int64_t
 }
 
 Tensor EfficientNetLite::forward(const Tensor& x) {
-  Tensor h = relu6((*stem_norm_)((*stem_)(x)));
+  Tensor h = norm_activation(*stem_norm_, FusedActivation::Relu6, (*stem_)(x));
   h = (*blocks_)(h);
-  h = relu6((*head_norm_)((*head_)(h)));
+  h = norm_activation(*head_norm_, FusedActivation::Relu6, (*head_)(h));
   h = (*pool_)(h).flatten(1);
   return (*child("_fc"))((*dropout_)(h));  // looked up here: fine-tuning may replace the head
 }

@@ -9,7 +9,7 @@ namespace ember {
 // training: normalise with the batch statistics and, when the running
 // tensors are given, update them in place (running_var with the unbiased
 // variance); otherwise normalise with the running statistics. `act`
-// applies ReLU, ReLU6 or SiLU to the result in the same kernel: the numbers
+// applies ReLU, ReLU6, SiLU or Hardswish to the result in the same kernel: the numbers
 // of relu(batch_norm(...)) without the intermediate tensor, forward or
 // backward.
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,

@@ -1,5 +1,5 @@
 // CPU batch normalisation over [N, C, *], with an optional activation fused
-// into it (FusedActivation: ReLU, ReLU6, SiLU). Statistics per channel c over
+// into it (FusedActivation: ReLU, ReLU6, SiLU, Hardswish). Statistics per channel c over
 // the N * S values (S = spatial size), two passes (mean, then squared
 // deviations) for accuracy: each row of S values is summed in T with SIMD
 // lanes, rows are added in double. Threads over channels (train, backward) or
@@ -95,6 +95,7 @@ void dispatch_activation(FusedActivation act, F&& f) {
     case FusedActivation::Relu: return f.template operator()<FusedActivation::Relu>();
     case FusedActivation::Relu6: return f.template operator()<FusedActivation::Relu6>();
     case FusedActivation::Silu: return f.template operator()<FusedActivation::Silu>();
+    case FusedActivation::Hardswish: return f.template operator()<FusedActivation::Hardswish>();
   }
 }
 

@@ -74,6 +74,7 @@ void apply_activation(const Tensor& out, FusedActivation act) {
     case FusedActivation::Relu: return cuda().unary(out, out, UnaryOp::Relu, {});
     case FusedActivation::Relu6: return cuda().unary(out, out, UnaryOp::Clamp, {0.0, 6.0});
     case FusedActivation::Silu: return cuda().unary(out, out, UnaryOp::Silu, {});
+    case FusedActivation::Hardswish: return cuda().unary(out, out, UnaryOp::Hardswish, {});
   }
 }
 

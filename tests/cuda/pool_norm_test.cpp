@@ -3,7 +3,7 @@
 // average pooling with PyTorch's divisor rules, adaptive pooling (down and
 // up), batch norm in training (outputs, running statistics, gradients) and
 // evaluation (including the eval-mode backward), on 2-D, 3-D and 4-D inputs;
-// batch norm with a fused ReLU, ReLU6 or SiLU and the fused relu(a + b);
+// batch norm with a fused ReLU, ReLU6, SiLU or Hardswish and the fused relu(a + b);
 // float16/bfloat16 against float32.
 #include "engine/backend_config.h"
 #include "tests/cuda/cuda_test_util.h"
@@ -150,7 +150,8 @@ TEST(CudaBatchNorm, EvaluationForwardAndBackwardMatchCpu) {
 TEST(CudaBatchNorm, FusedActivationMatchesCpu) {
   EMBER_REQUIRE_CUDA();
   manual_seed(7);
-  for (FusedActivation act : {FusedActivation::Relu, FusedActivation::Relu6, FusedActivation::Silu}) {
+  for (FusedActivation act :
+       {FusedActivation::Relu, FusedActivation::Relu6, FusedActivation::Silu, FusedActivation::Hardswish}) {
     for (DType dtype : {DType::Float32, DType::Float64}) {
       for (bool training : {true, false}) {
         const Shape shape{8, 6, 7, 7};

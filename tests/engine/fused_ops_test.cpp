@@ -1,5 +1,5 @@
 // Fused ops against the unfused expressions in PyTorch: batch norm with its
-// activation (ReLU, ReLU6, SiLU; training and evaluation; forward and every
+// activation (ReLU, ReLU6, SiLU, Hardswish; training and evaluation; forward and every
 // gradient) and relu(a + b); finite differences in float64; and the layer
 // fusion the models use, against the same modules run one by one.
 #include <gtest/gtest.h>
@@ -19,7 +19,10 @@ struct ActivationCase {
   const char* torch;  // the PyTorch function applying it
 };
 const ActivationCase kActivations[] = {
-    {FusedActivation::Relu, "F.relu"}, {FusedActivation::Relu6, "F.relu6"}, {FusedActivation::Silu, "F.silu"}};
+    {FusedActivation::Relu, "F.relu"},
+    {FusedActivation::Relu6, "F.relu6"},
+    {FusedActivation::Silu, "F.silu"},
+    {FusedActivation::Hardswish, "F.hardswish"}};
 
 // Weight and bias spread so that the pre-activation crosses 0 and, for
 // ReLU6, 6: every branch of each derivative is taken.
@@ -129,7 +132,8 @@ NamedTensors loss_and_gradients(Module& model, const Tensor& input, bool fused) 
 // training (batch statistics) and evaluation, and the graph holds the fused
 // nodes.
 TEST(LayerFusion, ModelsMatchTheUnfusedModules) {
-  for (const char* name : {"resnet18", "resnet50", "densenet121", "mobilenet_v2", "efficientnet_b0"}) {
+  for (const char* name : {"resnet18", "resnet50", "densenet121", "mobilenet_v2", "mobilenet_v3_small",
+                           "efficientnet_b0", "efficientnet_lite0"}) {
     SCOPED_TRACE(name);
     ModulePtr model = create_model(name, 10);
     Tensor x = randn({2, 3, 64, 64});
