@@ -7,6 +7,8 @@
 #   3. the whole test suite with ctest, GPU tests required (EMBER_REQUIRE_CUDA=1)
 #   4. compute-sanitizer --tool memcheck over the CUDA test programs
 #   5. the CUDA kernel benchmark (bandwidth against the device copy)
+#   6. training steps with and without layer fusion (ember bench models
+#      --no-fusion), to measure what the fused batch norm + activation gives
 # and print a results table last. Logs go to $OUT (if set) or build-gpu/gpu_check/.
 #
 # Environment:
@@ -14,7 +16,7 @@
 #                       machine (headers/libs/CMake configs), ';'-separated
 #   EMBER_CMAKE_ARGS    extra CMake arguments
 #   EMBER_CUDA_ARCH     CUDA architectures (default: this GPU's, e.g. 90-real)
-#   EMBER_SKIP_SANITIZER=1, EMBER_SKIP_TESTS=1, EMBER_SKIP_BENCH=1
+#   EMBER_SKIP_SANITIZER=1, EMBER_SKIP_TESTS=1, EMBER_SKIP_BENCH=1 (steps 5 and 6)
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -185,6 +187,20 @@ if [[ $BUILT == 1 && "${EMBER_SKIP_BENCH:-0}" != 1 && -x "$BUILD/cuda_kernels_be
     record "cuda_kernels_bench" "FAILED" "cuda_kernels_bench.txt"
   fi
   cat "$LOGS/cuda_kernels_bench.txt"
+fi
+
+# --- 6. Layer fusion on the GPU ---
+if [[ $BUILT == 1 && "${EMBER_SKIP_BENCH:-0}" != 1 && -x "$BUILD/ember" ]]; then
+  say "layer fusion: training steps fused and unfused"
+  FUSION_LOG=$LOGS/fusion_bench.jsonl
+  : > "$FUSION_LOG"
+  FUSION_OK=1
+  for fusion in "" "--no-fusion"; do
+    "$BUILD/ember" bench models --device cuda --model resnet50,mobilenet_v2,efficientnet_b0 --mode train \
+      --train-batch 64 --min-time 2 --json $fusion >> "$FUSION_LOG" 2>&1 || FUSION_OK=0
+  done
+  if [[ $FUSION_OK == 1 ]]; then record "fusion_bench" "ok" "fusion_bench.jsonl"; else record "fusion_bench" "FAILED" "fusion_bench.jsonl"; fi
+  cat "$FUSION_LOG"
 fi
 
 # --- Results ---
