@@ -11,11 +11,12 @@
 //              dx = w * invstd / M * (M*dpre - sum(dpre) - xhat * sum(dpre*xhat))   (train)
 //              dx = w * invstd * dpre                                               (eval)
 // Memory traffic per element: train forward reads x three times (twice for
-// the statistics, once for y; the rows are usually still in cache) and writes
-// y once, the activation costing nothing more. Backward reads x and dy once
-// and writes dpre into dx, then reads x and dx and writes dx: the separate
-// activation backward it replaces read dy and its saved tensor and wrote a
-// gradient of its own.
+// the statistics, once for y) and writes y once; eval forward reads x once
+// and writes y once; the activation costs no extra pass. Backward with an
+// activation reads x and dy and writes dpre into dx, then reads x and dx and
+// writes dx (without one: reads x and dy, then x and dy again and writes dx).
+// The separate activation backward the fusion replaces read dy and its saved
+// tensor and wrote a gradient tensor of its own.
 #include <cmath>
 #include <vector>
 
