@@ -17,8 +17,13 @@ bool layer_fusion_enabled() { return g_fusion.load(std::memory_order_relaxed); }
 LayerFusionGuard::LayerFusionGuard(bool enabled) : previous_(g_fusion.exchange(enabled)) {}
 LayerFusionGuard::~LayerFusionGuard() { g_fusion.store(previous_); }
 
+namespace {
+// Fusion is on and no observer needs to see each module.
+bool fusing() { return layer_fusion_enabled() && !forward_observer_installed(); }
+}  // namespace
+
 bool can_fuse_norm_activation(const Module& norm, const Module& act) {
-  if (!layer_fusion_enabled() || forward_observer_installed()) return false;
+  if (!fusing()) return false;
   const auto* a = dynamic_cast<const Activation*>(&act);
   return dynamic_cast<const BatchNorm2d*>(&norm) != nullptr && a != nullptr && a->fused() != FusedActivation::None;
 }
@@ -30,7 +35,7 @@ Tensor norm_activation(Module& norm, Module& act, const Tensor& x) {
 
 Tensor norm_activation(Module& norm, FusedActivation act, const Tensor& x) {
   auto* bn = dynamic_cast<BatchNorm2d*>(&norm);
-  if (bn != nullptr && layer_fusion_enabled() && !forward_observer_installed()) return bn->forward_fused(x, act);
+  if (bn != nullptr && fusing()) return bn->forward_fused(x, act);
   const Tensor h = norm(x);
   switch (act) {
     case FusedActivation::Relu: return relu(h);
@@ -45,7 +50,7 @@ Tensor norm_activation(Module& norm, FusedActivation act, const Tensor& x) {
 Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b) {
   const auto* act = dynamic_cast<const Activation*>(&relu);
   const bool fusable = act != nullptr && act->fused() == FusedActivation::Relu;
-  if (!fusable || !layer_fusion_enabled() || forward_observer_installed()) return relu(add(a, b));
+  if (!fusable || !fusing()) return relu(add(a, b));
   return add_relu(a, b);
 }
 
