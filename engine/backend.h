@@ -10,6 +10,11 @@
 // - Inputs are contiguous and on the backend's device. The elementwise
 //   methods (copy, unary, binary, where) instead accept any strides,
 //   including 0 (a broadcast dimension), and out may be a strided view.
+// - Channels-last (engine/memory_format.h): a convolution says so in its
+//   params, and then all its tensors are channels-last; batch norm and
+//   pooling read it off the input's strides (is_channels_last) and get
+//   outputs and gradients in the input's layout. A backend without an NHWC
+//   kernel for a call copies to NCHW and back.
 // - Optional tensors are passed undefined when absent.
 // - Kernels report bad values they find (a class index out of range) by
 //   throwing ember::Error with the op name.
@@ -68,6 +73,9 @@ struct Conv2dParams {
   int64_t pad_h = 0, pad_w = 0;
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
+  // Every tensor of the call (input, weight, output and their gradients) is
+  // channels-last: NHWC activations and OHWI weights in memory.
+  bool channels_last = false;
 };
 
 struct Pool2dParams {
@@ -96,7 +104,8 @@ struct AdamScalars {
 // its state tensors, all of the parameter's shape, dtype (float32 or
 // float64) and device, and contiguous. SGD: state[0] is the momentum buffer
 // (undefined without momentum). Adam: exp_avg, exp_avg_sq and, with
-// AMSGrad, max_exp_avg_sq.
+// AMSGrad, max_exp_avg_sq. "Contiguous" here means dense in one shared
+// layout (NCHW or channels-last): the kernels walk them as flat arrays.
 struct OptimizerParam {
   Tensor param, grad;
   Tensor state[3];
@@ -230,7 +239,7 @@ class Backend {
   virtual void adam_step(const std::vector<OptimizerParam>& params, const AdamScalars& s) = 0;
 
   // --- Mixed precision (engine/optim/grad_scaler.h) ---
-  // Multiplies every gradient (contiguous, any floating dtype) in place by
+  // Multiplies every gradient (dense in any layout, any floating dtype) in place by
   // inv_scale and sets found_inf (float32, one element, not cleared) to 1
   // when any value was inf or NaN before scaling, as
   // torch._amp_foreach_non_finite_check_and_unscale_ does. Asynchronous on

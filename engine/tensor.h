@@ -16,6 +16,7 @@
 
 #include "engine/device.h"
 #include "engine/dtype.h"
+#include "engine/memory_format.h"
 #include "engine/scalar.h"
 #include "engine/shape.h"
 #include "engine/storage.h"
@@ -59,6 +60,8 @@ class Tensor {
   DType dtype() const;
   Device device() const;
   bool is_contiguous() const;
+  // Dense in `format`'s layout (engine/memory_format.h); Contiguous is is_contiguous().
+  bool is_contiguous(MemoryFormat format) const;
   bool is_floating_point() const { return is_floating(dtype()); }
   size_t element_size() const { return dtype_size(dtype()); }
 
@@ -94,7 +97,11 @@ class Tensor {
 
   // --- Copies ---
   Tensor contiguous() const;
-  Tensor clone() const;
+  // This tensor if it is already dense in `format`, else a copy laid out so
+  // (differentiable): x.contiguous(MemoryFormat::ChannelsLast) makes NHWC.
+  Tensor contiguous(MemoryFormat format) const;
+  // A copy; Preserve keeps a channels-last layout, as torch.clone does.
+  Tensor clone(MemoryFormat format = MemoryFormat::Preserve) const;
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   Tensor to(Device device, DType dtype) const;
@@ -171,9 +178,12 @@ struct TensorOptions {
 };
 
 Tensor empty(const Shape& shape, TensorOptions options = {});
+// A 4-D tensor laid out in `format` (Contiguous or ChannelsLast).
+Tensor empty(const Shape& shape, TensorOptions options, MemoryFormat format);
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, Scalar value, TensorOptions options = {});
+// The *_like factories keep a channels-last source's layout (torch's preserve_format).
 Tensor empty_like(const Tensor& t);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);

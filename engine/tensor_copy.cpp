@@ -11,17 +11,19 @@ namespace ember {
 
 namespace {
 
-// Copies a same-device, same-dtype-or-not tensor into a fresh contiguous one.
-Tensor copy_same_device(const Tensor& src, DType dtype) {
-  Tensor out = empty(src.shape(), TensorOptions(dtype, src.device()));
+// Copies a same-device, same-dtype-or-not tensor into a fresh dense one laid out in `format`.
+Tensor copy_same_device(const Tensor& src, DType dtype, MemoryFormat format) {
+  if (format == MemoryFormat::Preserve) format = suggest_memory_format(src);
+  Tensor out = empty(src.shape(), TensorOptions(dtype, src.device()), format);
   if (src.numel() > 0) backend(src.device()).copy(out, src);
   return out;
 }
 
-// Moves contiguous `src` (any dtype) to `device` unchanged.
+// Moves `src` (any dtype) to `device` unchanged, keeping a channels-last layout.
 Tensor transfer(const Tensor& src, Device device) {
-  Tensor from = src.contiguous().detach();
-  Tensor out = empty(from.shape(), TensorOptions(from.dtype(), device));
+  const MemoryFormat format = suggest_memory_format(src);
+  Tensor from = src.contiguous(format).detach();
+  Tensor out = empty(from.shape(), TensorOptions(from.dtype(), device), format);
   size_t nbytes = static_cast<size_t>(from.numel()) * from.element_size();
   if (nbytes == 0) return out;
   if (from.device().is_cpu() && device.is_cuda()) {
@@ -37,13 +39,18 @@ Tensor transfer(const Tensor& src, Device device) {
 
 }  // namespace
 
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
-  return clone();
+Tensor Tensor::contiguous() const { return contiguous(MemoryFormat::Contiguous); }
+
+Tensor Tensor::contiguous(MemoryFormat format) const {
+  EMBER_CHECK(format != MemoryFormat::Preserve, "contiguous", "needs a layout (contiguous or channels_last)");
+  if (is_contiguous(format)) return *this;
+  EMBER_CHECK(format != MemoryFormat::ChannelsLast || dim() == 4, "contiguous",
+              "channels_last needs a 4-D tensor [N, C, H, W], got shape ", shape());
+  return clone(format);
 }
 
-Tensor Tensor::clone() const {
-  Tensor out = copy_same_device(*this, dtype());
+Tensor Tensor::clone(MemoryFormat format) const {
+  Tensor out = copy_same_device(*this, dtype(), format);
   record("CloneBackward", out, {*this}, [](const Tensor& g, const NeedsGrad&) -> std::vector<Tensor> {
     return {g};
   });
@@ -61,12 +68,12 @@ Tensor Tensor::to(Device target_device, DType target_dtype) const {
   }
   Tensor out;
   if (target_device == device()) {
-    out = copy_same_device(*this, target_dtype);
+    out = copy_same_device(*this, target_dtype, MemoryFormat::Preserve);
   } else if (device().is_cpu()) {
-    out = transfer(dtype() == target_dtype ? *this : copy_same_device(*this, target_dtype), target_device);
+    out = transfer(dtype() == target_dtype ? *this : copy_same_device(*this, target_dtype, MemoryFormat::Preserve), target_device);
   } else {
     Tensor moved = transfer(*this, target_device);
-    out = moved.dtype() == target_dtype ? moved : copy_same_device(moved, target_dtype);
+    out = moved.dtype() == target_dtype ? moved : copy_same_device(moved, target_dtype, MemoryFormat::Preserve);
   }
   Device from_device = device();
   DType from_dtype = dtype();

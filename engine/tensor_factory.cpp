@@ -21,6 +21,14 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   return t;
 }
 
+Tensor empty(const Shape& shape, TensorOptions options, MemoryFormat format) {
+  Tensor t = empty(shape, options);
+  if (format == MemoryFormat::ChannelsLast) t.impl()->strides = channels_last_strides(shape);
+  else EMBER_CHECK(format == MemoryFormat::Contiguous, "empty", "needs a layout (contiguous or channels_last), got ",
+                   memory_format_name(format));
+  return t;
+}
+
 Tensor full(const Shape& shape, Scalar value, TensorOptions options) {
   bool wants_grad = options.requires_grad;
   Tensor t = empty(shape, options.with_requires_grad(false));
@@ -31,10 +39,16 @@ Tensor full(const Shape& shape, Scalar value, TensorOptions options) {
 
 Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0, options); }
 Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1, options); }
-Tensor empty_like(const Tensor& t) { return empty(t.shape(), TensorOptions(t.dtype(), t.device())); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), TensorOptions(t.dtype(), t.device())); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), TensorOptions(t.dtype(), t.device())); }
-Tensor full_like(const Tensor& t, Scalar v) { return full(t.shape(), v, TensorOptions(t.dtype(), t.device())); }
+Tensor empty_like(const Tensor& t) {
+  return empty(t.shape(), TensorOptions(t.dtype(), t.device()), suggest_memory_format(t));
+}
+Tensor full_like(const Tensor& t, Scalar v) {
+  Tensor out = empty_like(t);
+  if (out.numel() > 0) backend(t.device()).fill(out, v);
+  return out;
+}
+Tensor zeros_like(const Tensor& t) { return full_like(t, 0); }
+Tensor ones_like(const Tensor& t) { return full_like(t, 1); }
 
 Tensor scalar_tensor(Scalar value, TensorOptions options) { return full({}, value, options); }
 

@@ -209,6 +209,14 @@ void Module::to(DType dtype) {
   }
 }
 
+void Module::to(MemoryFormat format) {
+  EMBER_CHECK(format != MemoryFormat::Preserve, "Module::to", "needs a layout (contiguous or channels_last)");
+  NoGradGuard no_grad;
+  for (auto& [_, t] : state_dict()) {
+    if (t.dim() == 4 && !t.is_contiguous(format)) t.set_data(t.detach().contiguous(format));
+  }
+}
+
 Device Module::device() const {
   NamedTensors s = state_dict();
   return s.empty() ? kCPU : s.front().second.device();

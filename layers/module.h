@@ -93,6 +93,9 @@ class Module : public std::enable_shared_from_this<Module> {
   void to(Device device);
   // Converts floating parameters and buffers to `dtype` in place.
   void to(DType dtype);
+  // Lays out every 4-D parameter and buffer (convolution weights) in
+  // `format`, in place: model.to(memory_format=torch.channels_last).
+  void to(MemoryFormat format);
   Device device() const;  // of the first parameter or buffer (CPU if none)
 
   // --- Gradients ---

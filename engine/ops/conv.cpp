@@ -50,26 +50,31 @@ Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& b
               "x", dilation[1], ") is larger than the padded input ", input.size(2) + 2 * padding[0], "x",
               input.size(3) + 2 * padding[1], " (input shape ", input.shape(), ")");
 
-  Conv2dParams p{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups};
-  Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+  // Channels-last when the input or the weight is (as torch decides): then
+  // every tensor of the call, the gradients included, is laid out NHWC.
+  const MemoryFormat format = is_channels_last(input) || is_channels_last(weight) ? MemoryFormat::ChannelsLast
+                                                                                 : MemoryFormat::Contiguous;
+  Conv2dParams p{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups,
+                 format == MemoryFormat::ChannelsLast};
+  Tensor x = input.detach().contiguous(format), w = weight.detach().contiguous(format);
   Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = empty({input.size(0), OC, OH, OW}, TensorOptions(input.dtype(), input.device()));
+  Tensor out = empty({input.size(0), OC, OH, OW}, TensorOptions(input.dtype(), input.device()), format);
   if (out.numel() > 0) backend(input.device()).conv2d_forward(out, x, w, b, p);
 
   if (any_requires_grad({input, weight, bias})) {
     record("Conv2dBackward", out, {input, weight, bias},
-           [sx = Saved(x), sw = Saved(w), p](const Tensor& g_in, const NeedsGrad& needs) {
+           [sx = Saved(x), sw = Saved(w), p, format](const Tensor& g_in, const NeedsGrad& needs) {
              const Tensor& xs = sx.get();
              const Tensor& ws = sw.get();
-             Tensor g = g_in.contiguous();
+             Tensor g = g_in.contiguous(format);
              Backend& be = backend(g.device());
              std::vector<Tensor> grads(3);
              if (needs[0]) {
-               grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()));
+               grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()), format);
                if (xs.numel() > 0) be.conv2d_backward_input(grads[0], g, ws, p);
              }
              if (needs[1]) {
-               grads[1] = empty(ws.shape(), TensorOptions(ws.dtype(), ws.device()));
+               grads[1] = empty(ws.shape(), TensorOptions(ws.dtype(), ws.device()), format);
                be.conv2d_backward_weight(grads[1], g, xs, p);
              }
              if (needs[2]) {

@@ -40,6 +40,15 @@ Tensor detached_as(const Tensor& t, DType dtype) {
   return d.dtype() == dtype ? d : d.to(dtype);
 }
 
+// The layout of an elementwise result of `shape`: channels-last when an
+// operand of that full shape is (so NHWC stays NHWC through a network, as
+// TensorIterator keeps it in PyTorch), NCHW otherwise.
+MemoryFormat result_format(const Shape& shape, std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->shape() == shape && is_channels_last(*t)) return MemoryFormat::ChannelsLast;
+  return MemoryFormat::Contiguous;
+}
+
 // Broadcasts, promotes and runs a binary kernel; records nothing.
 Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* name, OpParams p = {}) {
   check_same_device(a, b, name);
@@ -48,7 +57,8 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* 
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor x = detached_as(a, common).expand(shape);
   Tensor y = detached_as(b, common).expand(shape);
-  Tensor out = empty(shape, TensorOptions(is_comparison(op) ? DType::Bool : common, a.device()));
+  Tensor out = empty(shape, TensorOptions(is_comparison(op) ? DType::Bool : common, a.device()),
+                     result_format(shape, {&a, &b}));
   if (out.numel() > 0) backend(a.device()).binary(out, x, y, op, p);
   return out;
 }
@@ -59,7 +69,8 @@ Tensor unary_kernel(const Tensor& x, UnaryOp op, const char* name, OpParams p = 
   EMBER_CHECK(x.defined(), name, "got an undefined tensor");
   Tensor in = x.detach();
   if (floating && !is_floating(in.dtype())) in = in.to(DType::Float32);
-  Tensor out = empty(in.shape(), TensorOptions(op == UnaryOp::LogicalNot ? DType::Bool : in.dtype(), in.device()));
+  Tensor out = empty(in.shape(), TensorOptions(op == UnaryOp::LogicalNot ? DType::Bool : in.dtype(), in.device()),
+                     suggest_memory_format(in));
   if (out.numel() > 0) backend(in.device()).unary(out, in, op, p);
   return out;
 }
@@ -420,7 +431,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   EMBER_CHECK(cond.dtype() == DType::Bool, "where", "the condition must be a bool tensor, got ", dtype_name(cond.dtype()));
   DType common = promote_types(a.dtype(), b.dtype());
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = empty(shape, TensorOptions(common, a.device()));
+  Tensor out = empty(shape, TensorOptions(common, a.device()), result_format(shape, {&a, &b}));
   if (out.numel() > 0) {
     backend(a.device()).where(out, cond.detach().expand(shape), detached_as(a, common).expand(shape),
                               detached_as(b, common).expand(shape));

@@ -46,9 +46,11 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   }
 
   Backend& be = backend(input.device());
-  Tensor x = input.detach().contiguous();
+  // A channels-last input stays so: the backend reads the layout off x.
+  const MemoryFormat format = suggest_memory_format(input);
+  Tensor x = input.detach().contiguous(format);
   Tensor w = contiguous_or_undefined(weight), b = contiguous_or_undefined(bias);
-  Tensor out = empty(x.shape(), TensorOptions(x.dtype(), x.device()));
+  Tensor out = empty(x.shape(), TensorOptions(x.dtype(), x.device()), format);
   DType stat_dtype = x.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   Tensor mean, invstd;
   if (training) {
@@ -77,18 +79,18 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     // the pre-activation from it, so neither it nor the output is kept.
     record(act == FusedActivation::None ? "BatchNormBackward" : "BatchNormActivationBackward", out,
            {input, weight, bias},
-           [sx = Saved(x), sw = Saved(w), sb = Saved(b), mean, invstd, training, act](const Tensor& g,
-                                                                                         const NeedsGrad& needs) {
+           [sx = Saved(x), sw = Saved(w), sb = Saved(b), mean, invstd, training, act, format](
+               const Tensor& g, const NeedsGrad& needs) {
              const Tensor& xs = sx.get();
              Backend& be = backend(g.device());
              std::vector<Tensor> grads(3);
-             if (needs[0]) grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()));
+             if (needs[0]) grads[0] = empty(xs.shape(), TensorOptions(xs.dtype(), xs.device()), format);
              int64_t C = xs.size(1);
              // Parameter gradients in the parameters' own type (float32 under autocast).
              const DType param_dtype = sw.get().defined() ? sw.get().dtype() : xs.dtype();
              if (needs[1]) grads[1] = empty({C}, TensorOptions(param_dtype, xs.device()));
              if (needs[2]) grads[2] = empty({C}, TensorOptions(param_dtype, xs.device()));
-             be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(), xs, sw.get(), sb.get(), mean,
+             be.batch_norm_backward(grads[0], grads[1], grads[2], g.contiguous(format), xs, sw.get(), sb.get(), mean,
                                     invstd, training, act);
              return grads;
            });

@@ -18,7 +18,7 @@ Tensor prepare(const Tensor& x, Pool2dParams& p, const char* op) {
   int64_t eff_h = (p.kernel_h - 1) * p.dilation_h + 1, eff_w = (p.kernel_w - 1) * p.dilation_w + 1;
   EMBER_CHECK(p.pad_h >= 0 && p.pad_w >= 0 && p.pad_h <= eff_h / 2 && p.pad_w <= eff_w / 2, op, "padding ", p.pad_h,
               "x", p.pad_w, " must be non-negative and at most half the kernel size ", p.kernel_h, "x", p.kernel_w);
-  return x.detach().contiguous();
+  return x.detach().contiguous(suggest_memory_format(x));  // channels-last stays so
 }
 
 Pool2dParams make_params(Pair kernel, Pair stride, Pair padding, Pair dilation, bool ceil_mode) {
@@ -61,13 +61,14 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kerne
   Pool2dParams p = make_params(kernel, stride, padding, dilation, ceil_mode);
   Tensor x = prepare(x_in, p, "max_pool2d");
   Shape shape = output_shape(x, p, "max_pool2d");
-  Tensor out = empty(shape, TensorOptions(x.dtype(), x.device()));
-  Tensor indices = empty(shape, TensorOptions(DType::Int64, x.device()));
+  const MemoryFormat format = suggest_memory_format(x);
+  Tensor out = empty(shape, TensorOptions(x.dtype(), x.device()), format);
+  Tensor indices = empty(shape, TensorOptions(DType::Int64, x.device()), format);
   if (out.numel() > 0) backend(x.device()).max_pool2d_forward(out, indices, x, p);
   if (any_requires_grad({x_in})) {
-    record("MaxPool2dBackward", out, {x_in}, [in_shape = x.shape(), indices](const Tensor& g, const NeedsGrad&) {
-      Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()));
-      if (gx.numel() > 0) backend(g.device()).max_pool2d_backward(gx, g.contiguous(), indices);
+    record("MaxPool2dBackward", out, {x_in}, [in_shape = x.shape(), indices, format](const Tensor& g, const NeedsGrad&) {
+      Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()), format);
+      if (gx.numel() > 0) backend(g.device()).max_pool2d_backward(gx, g.contiguous(format), indices);
       return std::vector<Tensor>{gx};
     });
   }
@@ -90,11 +91,12 @@ Tensor avg_pool2d(const Tensor& x_in, Pair kernel, Pair stride, Pair padding, bo
   EMBER_CHECK(divisor_override >= 0, "avg_pool2d", "divisor_override must be positive, got ", divisor_override);
   Tensor x = prepare(x_in, p, "avg_pool2d");
   Shape shape = output_shape(x, p, "avg_pool2d");
-  Tensor out = empty(shape, TensorOptions(x.dtype(), x.device()));
+  const MemoryFormat format = suggest_memory_format(x);
+  Tensor out = empty(shape, TensorOptions(x.dtype(), x.device()), format);
   if (out.numel() > 0) backend(x.device()).avg_pool2d_forward(out, x, p);
-  record("AvgPool2dBackward", out, {x_in}, [in_shape = x.shape(), p](const Tensor& g, const NeedsGrad&) {
-    Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()));
-    if (gx.numel() > 0) backend(g.device()).avg_pool2d_backward(gx, g.contiguous(), p);
+  record("AvgPool2dBackward", out, {x_in}, [in_shape = x.shape(), p, format](const Tensor& g, const NeedsGrad&) {
+    Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()), format);
+    if (gx.numel() > 0) backend(g.device()).avg_pool2d_backward(gx, g.contiguous(format), p);
     return std::vector<Tensor>{gx};
   });
   return out;
@@ -109,12 +111,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, Pair output_size) {
   EMBER_CHECK(output_size[0] > 0 && output_size[1] > 0, op, "output size must be positive, got ", output_size[0], "x",
               output_size[1]);
   EMBER_CHECK(x_in.size(2) > 0 && x_in.size(3) > 0, op, "the input of shape ", x_in.shape(), " has an empty plane");
-  Tensor x = x_in.detach().contiguous();
-  Tensor out = empty({x.size(0), x.size(1), output_size[0], output_size[1]}, TensorOptions(x.dtype(), x.device()));
+  const MemoryFormat format = suggest_memory_format(x_in);
+  Tensor x = x_in.detach().contiguous(format);
+  Tensor out = empty({x.size(0), x.size(1), output_size[0], output_size[1]}, TensorOptions(x.dtype(), x.device()),
+                     format);
   if (out.numel() > 0) backend(x.device()).adaptive_avg_pool2d_forward(out, x);
-  record("AdaptiveAvgPool2dBackward", out, {x_in}, [in_shape = x.shape()](const Tensor& g, const NeedsGrad&) {
-    Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()));
-    if (gx.numel() > 0) backend(g.device()).adaptive_avg_pool2d_backward(gx, g.contiguous());
+  record("AdaptiveAvgPool2dBackward", out, {x_in}, [in_shape = x.shape(), format](const Tensor& g, const NeedsGrad&) {
+    Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()), format);
+    if (gx.numel() > 0) backend(g.device()).adaptive_avg_pool2d_backward(gx, g.contiguous(format));
     return std::vector<Tensor>{gx};
   });
   return out;

@@ -36,7 +36,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim_in) {
   }
   Shape shape = first.shape();
   shape[dim] = total;
-  Tensor out = empty(shape, TensorOptions(dtype, first.device()));
+  // Channels-last parts give a channels-last result (DenseNet's concatenations stay NHWC).
+  MemoryFormat format = MemoryFormat::Contiguous;
+  for (const Tensor& t : parts)
+    if (is_channels_last(t)) format = MemoryFormat::ChannelsLast;
+  Tensor out = empty(shape, TensorOptions(dtype, first.device()), format);
   {
     NoGradGuard no_grad;
     int64_t offset = 0;

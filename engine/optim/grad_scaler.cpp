@@ -43,7 +43,7 @@ void GradScaler::unscale_(Optimizer& optimizer) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       EMBER_CHECK(is_floating(g.dtype()), kOp, "a gradient is ", dtype_name(g.dtype()));
-      if (!g.is_contiguous()) {
+      if (!is_non_overlapping_and_dense(g)) {  // the kernels walk each gradient as one flat array
         Tensor c = g.contiguous();
         copied_back.emplace_back(g, c);
         g = c;

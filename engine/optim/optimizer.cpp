@@ -49,18 +49,21 @@ std::vector<ParamGroup> single_group(const std::vector<Tensor>& params, double l
 
 namespace {
 
-// The fused step's entry for p (gradient made contiguous, in p's dtype), or
-// an empty entry when p cannot take the fused kernels: 16-bit or
-// non-contiguous parameters or state, which take the unfused formulas.
+// The fused step's entry for p (gradient in p's layout and dtype), or an
+// empty entry when p cannot take the fused kernels: 16-bit or non-dense
+// parameters or state, which take the unfused formulas.
 OptimizerParam fused_entry(const Tensor& p, const Tensor& g, std::initializer_list<Tensor> state) {
   OptimizerParam e;
-  if ((p.dtype() != DType::Float32 && p.dtype() != DType::Float64) || !p.is_contiguous()) return e;
+  // The kernels walk every tensor of an entry as one flat array, so all must
+  // be dense in one layout: NCHW, or channels-last (Module::to(ChannelsLast)).
+  const MemoryFormat format = suggest_memory_format(p);
+  if ((p.dtype() != DType::Float32 && p.dtype() != DType::Float64) || !p.is_contiguous(format)) return e;
   for (const Tensor& t : state)
-    if (t.defined() && !t.is_contiguous()) return e;
+    if (t.defined() && !same_dense_layout(p, {&t})) return e;
   EMBER_CHECK(g.device() == p.device() && g.numel() == p.numel(), "optimizer", "a gradient of shape ", g.shape(),
               " on ", g.device().str(), " does not match its parameter of shape ", p.shape(), " on ", p.device().str());
   e.param = p;
-  e.grad = g.to(p.dtype()).contiguous();
+  e.grad = g.to(p.dtype()).contiguous(format);
   size_t k = 0;
   for (const Tensor& t : state) e.state[k++] = t;
   return e;

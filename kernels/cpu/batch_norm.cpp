@@ -1,4 +1,4 @@
-// CPU batch normalisation over [N, C, *], with an optional activation fused
+// CPU batch normalisation over [N, C, *] (channels-last inputs: batch_norm_nhwc.cpp), with an optional activation fused
 // into it (FusedActivation: ReLU, ReLU6, SiLU, Hardswish). Statistics per channel c over
 // the N * S values (S = spatial size), two passes (mean, then squared
 // deviations) for accuracy: each row of S values is summed in T with SIMD
@@ -20,6 +20,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/batch_norm_nhwc.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/sigmoid_span.h"
@@ -85,18 +86,6 @@ void activation_grad_row(const T* p, const T* g, T* d, int64_t S, T scale, T shi
   } else {
 #pragma omp simd
     for (int64_t i = 0; i < S; ++i) d[i] = math::fused_activation_backward(g[i], p[i] * scale + shift, A);
-  }
-}
-
-// Calls f.template operator()<A>() with the activation as a constant.
-template <class F>
-void dispatch_activation(FusedActivation act, F&& f) {
-  switch (act) {
-    case FusedActivation::None: return f.template operator()<FusedActivation::None>();
-    case FusedActivation::Relu: return f.template operator()<FusedActivation::Relu>();
-    case FusedActivation::Relu6: return f.template operator()<FusedActivation::Relu6>();
-    case FusedActivation::Silu: return f.template operator()<FusedActivation::Silu>();
-    case FusedActivation::Hardswish: return f.template operator()<FusedActivation::Hardswish>();
   }
 }
 
@@ -237,6 +226,10 @@ void CpuBackend::batch_norm_forward_train(const Tensor& out, const Tensor& save_
     rm.commit();
     return rv.commit();
   }
+  if (is_channels_last(input)) {
+    return batch_norm_nhwc_forward_train(out, save_mean, save_invstd, input, weight, bias, running_mean, running_var,
+                                         momentum, eps, act);
+  }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
     dispatch_activation(act, [&]<FusedActivation A>() {
       forward_train_typed<T, A>(out, save_mean, save_invstd, input, weight, bias, running_mean, running_var,
@@ -253,6 +246,9 @@ void CpuBackend::batch_norm_forward_eval(const Tensor& out, const Tensor& input,
     batch_norm_forward_eval(y.work(), widened(input), widened(weight), widened(bias), widened(running_mean),
                             widened(running_var), eps, act);
     return y.commit();
+  }
+  if (is_channels_last(input)) {
+    return batch_norm_nhwc_forward_eval(out, input, weight, bias, running_mean, running_var, eps, act);
   }
   dispatch_float_double(input.dtype(), "batch_norm", [&]<class T>() {
     dispatch_activation(act, [&]<FusedActivation A>() {
@@ -272,6 +268,10 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& gra
     gx.commit();
     gw.commit();
     return gb.commit();
+  }
+  if (is_channels_last(input)) {
+    return batch_norm_nhwc_backward(grad_input, grad_weight, grad_bias, grad_out, input, weight, bias, mean, invstd,
+                                    train, act);
   }
   dispatch_float_double(input.dtype(), "batch_norm_backward", [&]<class T>() {
     dispatch_activation(act, [&]<FusedActivation A>() {

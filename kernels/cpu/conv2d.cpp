@@ -6,47 +6,22 @@
 // window hangs over the padding). A 1x1 stride-1 convolution skips im2col:
 // the input plane already is col. Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
+// Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
 // and to Eigen for float64 (the gradient checks) or builds without AVX2.
 // Threads: over samples when the batch has at least one per thread (each with
 // its own col buffer), otherwise inside the product.
 // Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
-#include <Eigen/Core>
-#include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
-#include "kernels/cpu/sgemm.h"
 #include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
 namespace {
-
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// c[M x N] (+)= a[M x K] x b[K x N]. float32 goes to sgemm.cpp's kernel when
-// the product fills at least one 6x16 tile; float64 (the gradient checks),
-// narrower products (a squeeze-excitation's 1x1 maps: matrix-vector work,
-// which sgemm would pad to 16 columns) and builds without AVX2 go to Eigen.
-template <class T>
-void gemm(int64_t M, int64_t N, int64_t K, MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> c,
-          bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (sgemm_available() && M >= 6 && N >= 16) return sgemm(M, N, K, a, b, c, accumulate);
-  }
-  using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;  // (row stride, column stride) for row-major
-  Eigen::Map<const RowMat<T>, 0, Strides> am(a.data, M, K, Strides(a.row_stride, a.col_stride));
-  Eigen::Map<const RowMat<T>, 0, Strides> bm(b.data, K, N, Strides(b.row_stride, b.col_stride));
-  Eigen::Map<RowMat<T>, 0, Strides> cm(c.data, M, N, Strides(c.row_stride, c.col_stride));
-  if (accumulate) {
-    cm.noalias() += am * bm;
-  } else {
-    cm.noalias() = am * bm;
-  }
-}
 
 // col[(c*KH + ki)*KW + kj, (oh - oh0)*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
 // (0 outside the image), for the output rows oh in [oh0, oh1).
@@ -290,6 +265,13 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 
 }  // namespace
 
+// A channels-last call with no NHWC kernel (a grouped convolution that is
+// not depthwise) runs in NCHW on copies; the result is copied back.
+static Conv2dParams as_nchw(Conv2dParams p) {
+  p.channels_last = false;
+  return p;
+}
+
 void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                 const Conv2dParams& p) {
   if (any_16bit({out, input, weight, bias})) {
@@ -298,6 +280,13 @@ void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Te
     return y.commit();
   }
   ConvGeometry g(input, weight, out, p);
+  if (p.channels_last) {
+    if (g.groups == 1) return conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
+    if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, as_nchw(p));
+    return copy(out, y);
+  }
   if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g);
   dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
 }
@@ -310,6 +299,13 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& g
     return gx.commit();
   }
   ConvGeometry g(grad_input, weight, grad_out, p);
+  if (p.channels_last) {
+    if (g.groups == 1) return conv2d_nhwc_backward_input_cpu(grad_input, grad_out, weight, g);
+    if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_backward_input_cpu(grad_input, grad_out, weight, g);
+    Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
+    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), as_nchw(p));
+    return copy(grad_input, gx);
+  }
   if (g.depthwise()) return depthwise_conv2d_backward_input_cpu(grad_input, grad_out, weight, g);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_input",
                         [&]<class T>() { backward_input_typed<T>(grad_input, grad_out, weight, g); });
@@ -323,6 +319,13 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor&
     return gw.commit();
   }
   ConvGeometry g(input, grad_weight, grad_out, p);
+  if (p.channels_last) {
+    if (g.groups == 1) return conv2d_nhwc_backward_weight_cpu(grad_weight, grad_out, input, g);
+    if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_backward_weight_cpu(grad_weight, grad_out, input, g);
+    Tensor gw = empty(grad_weight.shape(), TensorOptions(grad_weight.dtype(), grad_weight.device()));
+    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), as_nchw(p));
+    return copy(grad_weight, gw);
+  }
   if (g.depthwise()) return depthwise_conv2d_backward_weight_cpu(grad_weight, grad_out, input, g);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_weight",
                         [&]<class T>() { backward_weight_typed<T>(grad_weight, grad_out, input, g); });
@@ -336,9 +339,21 @@ void CpuBackend::conv2d_backward_bias(const Tensor& grad_bias, const Tensor& gra
   }
   const int64_t N = grad_out.size(0), OC = grad_out.size(1);
   const int64_t hw = grad_out.numel() / std::max<int64_t>(N * OC, 1);
+  const bool channels_last = is_channels_last(grad_out);
   dispatch_float_double(grad_out.dtype(), "conv2d_backward_bias", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
     T* gb = static_cast<T*>(grad_bias.data_ptr());
+    if (channels_last) {  // column sums of [N*H*W, OC], a block of columns per thread
+      parallel_for(OC, 16, [&](int64_t begin, int64_t end) {
+        std::vector<double> acc(static_cast<size_t>(end - begin), 0.0);
+        for (int64_t m = 0; m < N * hw; ++m) {
+          const T* row = gy + m * OC;
+          for (int64_t oc = begin; oc < end; ++oc) acc[static_cast<size_t>(oc - begin)] += row[oc];
+        }
+        for (int64_t oc = begin; oc < end; ++oc) gb[oc] = static_cast<T>(acc[static_cast<size_t>(oc - begin)]);
+      });
+      return;
+    }
     parallel_for(OC, 16, [&](int64_t begin, int64_t end) {
       for (int64_t oc = begin; oc < end; ++oc) {
         double acc = 0;

@@ -24,6 +24,8 @@ struct ConvGeometry {
   // One input channel per group: the depthwise kernels handle it directly.
   bool depthwise() const { return Cg == 1 && groups > 1; }
   // A 1x1, stride-1, unpadded convolution is a plain matrix product.
+  // The channels-last kernels cover these; other grouped convolutions run in NCHW.
+  bool has_nhwc_kernel() const { return groups == 1 || (depthwise() && OCg == 1); }
   bool pointwise() const {
     return KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
   }
@@ -36,5 +38,20 @@ void depthwise_conv2d_backward_input_cpu(const Tensor& grad_input, const Tensor&
                                          const ConvGeometry& g);
 void depthwise_conv2d_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                                           const ConvGeometry& g);
+
+// Channels-last kernels: groups == 1 (conv2d_nhwc.cpp) and depthwise with
+// one output channel per input channel (depthwise_conv2d_nhwc.cpp).
+void conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                             const ConvGeometry& g);
+void conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                                    const ConvGeometry& g);
+void conv2d_nhwc_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                                     const ConvGeometry& g);
+void depthwise_conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight,
+                                       const Tensor& bias, const ConvGeometry& g);
+void depthwise_conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                                              const ConvGeometry& g);
+void depthwise_conv2d_nhwc_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out,
+                                               const Tensor& input, const ConvGeometry& g);
 
 }  // namespace ember

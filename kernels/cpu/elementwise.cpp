@@ -17,13 +17,11 @@
 namespace ember {
 namespace {
 
-// The vectorised float32 path; false when it does not apply.
+// The vectorised float32 path over dense operands of one layout (NCHW or
+// channels-last alike); false when it does not apply.
 bool unary_vectorised(const Tensor& out, const Tensor& in, UnaryOp op) {
   if (op != UnaryOp::Exp && op != UnaryOp::Sigmoid && op != UnaryOp::Silu && op != UnaryOp::Tanh) return false;
-  if (in.dtype() != DType::Float32 || out.dtype() != DType::Float32 || !in.is_contiguous() || !out.is_contiguous() ||
-      in.numel() != out.numel()) {
-    return false;
-  }
+  if (in.dtype() != DType::Float32 || out.dtype() != DType::Float32 || !same_dense_layout(out, {&in})) return false;
   const float* x = static_cast<const float*>(in.data_ptr());
   float* y = static_cast<float*>(out.data_ptr());
   parallel_for(in.numel(), 32768, [x, y, op](int64_t begin, int64_t end) {
@@ -43,9 +41,9 @@ bool unary_vectorised(const Tensor& out, const Tensor& in, UnaryOp op) {
 // float32 (the training counterpart of the path above); false when it does
 // not apply.
 bool silu_backward_vectorised(const Tensor& out, const Tensor& grad, const Tensor& input) {
-  for (const Tensor* t : {&out, &grad, &input}) {
-    if (t->dtype() != DType::Float32 || !t->is_contiguous() || t->numel() != out.numel()) return false;
-  }
+  for (const Tensor* t : {&out, &grad, &input})
+    if (t->dtype() != DType::Float32) return false;
+  if (!same_dense_layout(out, {&grad, &input})) return false;
   const float* g = static_cast<const float*>(grad.data_ptr());
   const float* x = static_cast<const float*>(input.data_ptr());
   float* y = static_cast<float*>(out.data_ptr());

@@ -7,7 +7,7 @@
 namespace ember {
 
 void CpuBackend::copy(const Tensor& dst, const Tensor& src) {
-  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
+  if (dst.dtype() == src.dtype() && same_dense_layout(dst, {&src})) {
     std::memcpy(dst.data_ptr(), src.data_ptr(), static_cast<size_t>(dst.numel()) * dst.element_size());
     return;
   }

@@ -1,4 +1,5 @@
-// CPU 2-D pooling over NCHW planes, threaded over the N*C planes.
+// CPU 2-D pooling over NCHW planes, threaded over the N*C planes
+// (channels-last inputs: pooling_nhwc.cpp).
 //   max:      out = max over the (dilated) window, indices = argmax as h*W + w;
 //             backward adds grad_out at each saved index.
 //   average:  out = window sum / divisor, where the window is clipped to the
@@ -10,6 +11,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/pool_windows.h"
 #include "kernels/cpu/widen_16bit.h"
 
 namespace ember {
@@ -21,32 +23,6 @@ struct Planes {
       : planes(in.size(0) * in.size(1)), H(in.size(2)), W(in.size(3)), OH(out.size(2)), OW(out.size(3)) {}
 };
 
-// The window of output (oh, ow) for average pooling, and its divisor.
-struct AvgWindow {
-  int64_t h0, h1, w0, w1;
-  double divisor;
-};
-
-inline AvgWindow avg_window(int64_t oh, int64_t ow, const Planes& s, const Pool2dParams& p) {
-  int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-  int64_t h1 = std::min(h0 + p.kernel_h, s.H + p.pad_h), w1 = std::min(w0 + p.kernel_w, s.W + p.pad_w);
-  int64_t pool_size = (h1 - h0) * (w1 - w0);
-  h0 = std::max<int64_t>(h0, 0);
-  w0 = std::max<int64_t>(w0, 0);
-  h1 = std::min(h1, s.H);
-  w1 = std::min(w1, s.W);
-  double divisor = p.divisor_override ? static_cast<double>(p.divisor_override)
-                   : p.count_include_pad ? static_cast<double>(pool_size)
-                                         : static_cast<double>((h1 - h0) * (w1 - w0));
-  return {h0, h1, w0, w1, divisor};
-}
-
-inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
-inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
-
-}  // namespace
-
-namespace {
 
 // Max pooling of one plane. Output columns whose whole window lies inside the
 // image (most of them) go tap by tap over the whole row, branch-free and
@@ -119,6 +95,7 @@ void CpuBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, co
     max_pool2d_forward(y.work(), indices, widened(input), p);
     return y.commit();
   }
+  if (is_channels_last(input)) return max_pool2d_nhwc_forward(out, indices, input, p);
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "max_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -138,6 +115,7 @@ void CpuBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& gra
     max_pool2d_backward(gx.work(), widened(grad_out), indices);
     return gx.commit();
   }
+  if (is_channels_last(grad_input)) return max_pool2d_nhwc_backward(grad_input, grad_out, indices);
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "max_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
@@ -162,6 +140,7 @@ void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, cons
     avg_pool2d_forward(y.work(), widened(input), p);
     return y.commit();
   }
+  if (is_channels_last(input)) return avg_pool2d_nhwc_forward(out, input, p);
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "avg_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -171,7 +150,7 @@ void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, cons
         const T* plane = x + pl * s.H * s.W;
         for (int64_t oh = 0; oh < s.OH; ++oh) {
           for (int64_t ow = 0; ow < s.OW; ++ow) {
-            AvgWindow win = avg_window(oh, ow, s, p);
+            AvgWindow win = avg_window(oh, ow, s.H, s.W, p);
             double sum = 0;
             for (int64_t ih = win.h0; ih < win.h1; ++ih) {
               for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += plane[ih * s.W + iw];
@@ -191,6 +170,7 @@ void CpuBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& gra
     avg_pool2d_backward(gx.work(), widened(grad_out), p);
     return gx.commit();
   }
+  if (is_channels_last(grad_input)) return avg_pool2d_nhwc_backward(grad_input, grad_out, p);
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "avg_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
@@ -201,7 +181,7 @@ void CpuBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& gra
         std::fill(plane, plane + s.H * s.W, T(0));
         for (int64_t oh = 0; oh < s.OH; ++oh) {
           for (int64_t ow = 0; ow < s.OW; ++ow) {
-            AvgWindow win = avg_window(oh, ow, s, p);
+            AvgWindow win = avg_window(oh, ow, s.H, s.W, p);
             if (win.h0 >= win.h1 || win.w0 >= win.w1) continue;
             T g = static_cast<T>(gy[(pl * s.OH + oh) * s.OW + ow] / win.divisor);
             for (int64_t ih = win.h0; ih < win.h1; ++ih) {
@@ -220,6 +200,7 @@ void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& in
     adaptive_avg_pool2d_forward(y.work(), widened(input));
     return y.commit();
   }
+  if (is_channels_last(input)) return adaptive_avg_pool2d_nhwc_forward(out, input);
   Planes s(input, out);
   dispatch_float_double(input.dtype(), "adaptive_avg_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
@@ -249,6 +230,7 @@ void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_input, const Te
     adaptive_avg_pool2d_backward(gx.work(), widened(grad_out));
     return gx.commit();
   }
+  if (is_channels_last(grad_input)) return adaptive_avg_pool2d_nhwc_backward(grad_input, grad_out);
   Planes s(grad_input, grad_out);
   dispatch_float_double(grad_out.dtype(), "adaptive_avg_pool2d_backward", [&]<class T>() {
     const T* gy = static_cast<const T*>(grad_out.data_ptr());

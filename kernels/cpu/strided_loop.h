@@ -8,6 +8,7 @@
 // threads by element count, so any shape spreads evenly.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <cstdint>
@@ -50,11 +51,19 @@ void strided_loop(const std::array<const Tensor*, N>& operands, Loop&& loop) {
   std::array<char*, N> base;
   for (size_t k = 0; k < N; ++k) base[k] = static_cast<char*>(operands[k]->data_ptr());
 
-  // Drop size-1 dims and merge contiguous neighbours (innermost last).
+  // Walk the dims in the output's memory order (largest stride first), so a
+  // channels-last output is visited NHWC and its channels form the inner run.
+  // Size-1 dims are dropped.
+  std::vector<size_t> order;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] != 1) order.push_back(d);
+  const Shape& out_strides = operands[0]->strides();
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return out_strides[x] > out_strides[y]; });
+
+  // Merge contiguous neighbours (innermost last).
   std::vector<int64_t> sizes;
   std::vector<std::array<int64_t, N>> strides;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
+  for (size_t d : order) {
     std::array<int64_t, N> s;
     for (size_t k = 0; k < N; ++k) {
       s[k] = operands[k]->strides()[d] * static_cast<int64_t>(operands[k]->element_size());

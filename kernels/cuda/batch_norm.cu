@@ -14,6 +14,7 @@
 //   dpre[n, c, s] = dy[n, c, s] * act'((x - mean[c]) * invstd[c] * w[c] + b[c]),
 // one thread per element (grid-stride), reading x and dy once and writing
 // dpre once; cuDNN's backward (or the eval one above) then takes dpre.
+// Channels-last tensors go through the same kernels as [pixels, C, 1].
 #include "engine/cuda/caching_allocator.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -22,6 +23,17 @@
 
 namespace ember {
 namespace {
+
+// The kernels index x as [N, C, S]. A channels-last x (memory [pixels, C])
+// is the same with N = pixels and S = 1.
+struct BnRows {
+  int64_t N, C, S;
+};
+BnRows bn_rows(const Tensor& x) {
+  const int64_t C = x.size(1);
+  if (is_channels_last(x)) return {x.numel() / std::max<int64_t>(C, 1), C, 1};
+  return {x.size(0), C, x.numel() / std::max<int64_t>(x.size(0) * C, 1)};
+}
 
 template <class T, class P>
 __global__ void __launch_bounds__(256)
@@ -81,8 +93,8 @@ __global__ void __launch_bounds__(256)
 void batch_norm_activation_grad_cuda(const Tensor& grad_pre, const Tensor& grad_out, const Tensor& input,
                                      const Tensor& weight, const Tensor& bias, const Tensor& mean,
                                      const Tensor& invstd, FusedActivation act) {
-  const int64_t N = input.size(0), C = input.size(1);
-  const int64_t S = input.numel() / std::max<int64_t>(N * C, 1);
+  const BnRows rows = bn_rows(input);
+  const int64_t N = rows.N, C = rows.C, S = rows.S;
   if (input.numel() == 0) return;
   KernelContext ctx(input);
   for (const Tensor* t : {&weight, &bias, &invstd}) {
@@ -103,8 +115,8 @@ void batch_norm_activation_grad_cuda(const Tensor& grad_pre, const Tensor& grad_
 void batch_norm_backward_eval_cuda(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_bias,
                                    const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                    const Tensor& mean, const Tensor& invstd) {
-  const int64_t N = input.size(0), C = input.size(1);
-  const int64_t S = input.numel() / std::max<int64_t>(N * C, 1);
+  const BnRows rows = bn_rows(input);
+  const int64_t N = rows.N, C = rows.C, S = rows.S;
   if (C == 0) return;
   KernelContext ctx(input);
   EMBER_CHECK(mean.dtype() == invstd.dtype() && (!weight.defined() || weight.dtype() == mean.dtype()),

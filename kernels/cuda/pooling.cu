@@ -6,6 +6,7 @@
 //   average:  window sum / divisor, the window clipped to the padded input,
 //             the divisor counting padding or not (PyTorch's rule).
 //   adaptive: output cell o covers [floor(o*I/O), ceil((o+1)*I/O)).
+// Channels-last inputs are copied to NCHW and the results copied back.
 // Launch shapes (one thread per element, grid-stride loops of 256 threads):
 // - forwards: a thread per output, looping over its window.
 // - average and adaptive backward: a thread per *input* element, gathering
@@ -211,6 +212,13 @@ constexpr int kPoolThreads = 256;
 
 void CudaBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
                                      const Pool2dParams& p) {
+  if (is_channels_last(input)) {  // the kernels are NCHW: run them on copies
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    Tensor at = empty(indices.shape(), TensorOptions(DType::Int64, out.device()));
+    max_pool2d_forward(y, at, input.contiguous(), p);
+    copy(out, y);
+    return copy(indices, at);
+  }
   const PoolShape s = pool_shape(input, out);
   const int64_t n = s.planes * s.OH * s.OW;
   if (n == 0) return;
@@ -224,6 +232,11 @@ void CudaBackend::max_pool2d_forward(const Tensor& out, const Tensor& indices, c
 }
 
 void CudaBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) {
+  if (is_channels_last(grad_input)) {
+    Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
+    max_pool2d_backward(gx, grad_out.contiguous(), indices.contiguous());
+    return copy(grad_input, gx);
+  }
   const PoolShape s = pool_shape(grad_input, grad_out);
   if (grad_input.numel() == 0) return;
   KernelContext ctx(grad_input);
@@ -249,6 +262,11 @@ void CudaBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& gr
 }
 
 void CudaBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) {
+  if (is_channels_last(input)) {
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    avg_pool2d_forward(y, input.contiguous(), p);
+    return copy(out, y);
+  }
   const PoolShape s = pool_shape(input, out);
   const int64_t n = s.planes * s.OH * s.OW;
   if (n == 0) return;
@@ -261,6 +279,11 @@ void CudaBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, con
 }
 
 void CudaBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2dParams& p) {
+  if (is_channels_last(grad_input)) {
+    Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
+    avg_pool2d_backward(gx, grad_out.contiguous(), p);
+    return copy(grad_input, gx);
+  }
   const PoolShape s = pool_shape(grad_input, grad_out);
   const int64_t n = grad_input.numel();
   if (n == 0) return;
@@ -273,6 +296,11 @@ void CudaBackend::avg_pool2d_backward(const Tensor& grad_input, const Tensor& gr
 }
 
 void CudaBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& input) {
+  if (is_channels_last(input)) {
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    adaptive_avg_pool2d_forward(y, input.contiguous());
+    return copy(out, y);
+  }
   const PoolShape s = pool_shape(input, out);
   const int64_t n = s.planes * s.OH * s.OW;
   if (n == 0) return;
@@ -285,6 +313,11 @@ void CudaBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& i
 }
 
 void CudaBackend::adaptive_avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out) {
+  if (is_channels_last(grad_input)) {
+    Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
+    adaptive_avg_pool2d_backward(gx, grad_out.contiguous());
+    return copy(grad_input, gx);
+  }
   const PoolShape s = pool_shape(grad_input, grad_out);
   const int64_t n = grad_input.numel();
   if (n == 0) return;

@@ -281,6 +281,9 @@ void CudaBackend::conv2d_backward_bias(const Tensor& grad_bias, const Tensor& gr
     using A = acc_t<T>;
     const T* gy = static_cast<const T*>(grad_out.data_ptr());
     T* gb = static_cast<T*>(grad_bias.data_ptr());
+    // Channels-last: column sums of [N*H*W, OC].
+    if (is_channels_last(grad_out))
+      return reduce_launch<ReduceOp::Sum, T, A, T>(ctx.device, ctx.stream, gy, gb, 1, N * hw, OC, Finish{});
     if (N == 1) return reduce_launch<ReduceOp::Sum, T, A, T>(ctx.device, ctx.stream, gy, gb, OC, hw, 1, Finish{});
     DeviceBuffer planes(ctx.device, static_cast<size_t>(N * OC) * sizeof(A));
     reduce_launch<ReduceOp::Sum, T, A, A>(ctx.device, ctx.stream, gy, planes.as<A>(), N * OC, hw, 1, Finish{});

@@ -41,7 +41,7 @@ struct BnSetup {
   BnSetup(const Tensor& input, const char* op)
       : N(input.size(0)), C(input.size(1)), S(input.numel() / std::max<int64_t>(input.size(0) * input.size(1), 1)),
         param_dtype(input.dtype() == DType::Float64 ? DType::Float64 : DType::Float32) {
-    x.set(input.dtype(), N, C, S, 1, op);
+    x.set(input.dtype(), N, C, S, 1, op, is_channels_last(input) ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW);
     param.set(param_dtype, 1, C, 1, 1, op);
   }
 };
@@ -149,7 +149,7 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& gr
   Tensor grad_out = grad_out_act;
   if (act != FusedActivation::None) {
     const DType P = mean.dtype();
-    grad_out = empty(input.shape(), TensorOptions(input.dtype(), dev));
+    grad_out = empty_like(input);  // the kernels index it as they index the input
     batch_norm_activation_grad_cuda(grad_out, grad_out_act, input,
                                     weight.defined() ? param_as(weight, input.size(1), P, 1.0, dev) : Tensor(),
                                     bias.defined() ? param_as(bias, input.size(1), P, 0.0, dev) : Tensor(), mean,
@@ -166,7 +166,7 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_input, const Tensor& gr
   Tensor w = param_as(weight, s.C, P, 1.0, dev);
   Tensor mu = param_as(mean, s.C, P, 0.0, dev), is = param_as(invstd, s.C, P, 1.0, dev);
   Tensor dw = output_as(grad_weight, s.C, P, dev), db = output_as(grad_bias, s.C, P, dev);
-  Tensor dx = grad_input.defined() ? grad_input : empty(input.shape(), TensorOptions(input.dtype(), dev));
+  Tensor dx = grad_input.defined() ? grad_input : empty_like(input);
   Scalars k;
   EMBER_CUDNN_CHECK(cudnnBatchNormalizationBackward(cudnn_handle(dev.index), CUDNN_BATCHNORM_SPATIAL, k.one(P),
                                                     k.zero(P), k.one(P), k.zero(P), s.x.get(), input.data_ptr(),

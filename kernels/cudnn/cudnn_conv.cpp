@@ -1,5 +1,5 @@
-// cuDNN convolution: forward, backward data and backward filter (NCHW,
-// groups, dilation), and the CUDA backend's conv2d methods, which send
+// cuDNN convolution: forward, backward data and backward filter (NCHW or
+// channels-last NHWC, groups, dilation), and the CUDA backend's conv2d methods, which send
 // depthwise convolutions to Ember's own kernel instead.
 //
 // Algorithm choice, cached per (device, pass, dtype, shapes, parameters,
@@ -46,10 +46,10 @@ struct ConvKey {
   int device, pass, dtype;
   int64_t N, C, H, W, OC, KH, KW, OH, OW;
   int64_t sh, sw, ph, pw, dh, dw, groups;
-  bool tf32, deterministic, benchmark;
+  bool tf32, deterministic, benchmark, channels_last;
   auto tie() const {
     return std::tie(device, pass, dtype, N, C, H, W, OC, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups, tf32,
-                    deterministic, benchmark);
+                    deterministic, benchmark, channels_last);
   }
   bool operator<(const ConvKey& o) const { return tie() < o.tie(); }
 };
@@ -87,9 +87,10 @@ struct ConvCall {
     const char* op = pass_name(pass);
     EMBER_CHECK(input.dtype() == weight.dtype() && weight.dtype() == out.dtype(), op,
                 "input, weight and output must share one dtype");
-    x.set(dtype, g.N, g.C, g.H, g.W, op);
-    y.set(dtype, g.N, g.OC, g.OH, g.OW, op);
-    w.set(dtype, g.OC, g.Cg, g.KH, g.KW, op);
+    const cudnnTensorFormat_t format = p.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+    x.set(dtype, g.N, g.C, g.H, g.W, op, format);
+    y.set(dtype, g.N, g.OC, g.OH, g.OW, op, format);
+    w.set(dtype, g.OC, g.Cg, g.KH, g.KW, op, format);
     const cudnnDataType_t compute = dtype == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     EMBER_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv.get(), cudnn_int(p.pad_h, op), cudnn_int(p.pad_w, op),
                                                       cudnn_int(p.stride_h, op), cudnn_int(p.stride_w, op),
@@ -124,7 +125,7 @@ struct ConvCall {
     const BackendConfig& cfg = backend_config();
     return {device, static_cast<int>(pass), static_cast<int>(dtype), g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.OH,
             g.OW, g.p.stride_h, g.p.stride_w, g.p.pad_h, g.p.pad_w, g.p.dilation_h, g.p.dilation_w, g.p.groups,
-            !fma_only, cfg.deterministic, cfg.cudnn_benchmark};
+            !fma_only, cfg.deterministic, cfg.cudnn_benchmark, g.p.channels_last};
   }
 
   size_t workspace_size(int algo) {
@@ -378,13 +379,25 @@ size_t cudnn_conv_cache_size() {
 
 // --- The CUDA backend's convolution methods ---
 
+// Depthwise convolutions run Ember's NCHW kernel; a channels-last one runs
+// it on NCHW copies (cuDNN takes every other channels-last convolution as is).
+static Conv2dParams as_nchw(Conv2dParams p) {
+  p.channels_last = false;
+  return p;
+}
+
 void CudaBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                  const Conv2dParams& p) {
   ConvGeometry g(input, weight, out, p);
+  if (g.depthwise() && p.channels_last) {
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, as_nchw(p));
+    return copy(out, y);
+  }
   if (g.depthwise()) return depthwise_conv2d_forward_cuda(out, input, weight, bias, g);
   cudnn_conv2d_forward(out, input, weight, p);
   if (bias.defined() && out.numel() > 0) {
-    // out += bias[oc], broadcast over n, h, w (an in-place elementwise add).
+    // out += bias[oc], broadcast over n, h, w (an in-place elementwise add, any layout).
     binary(out, out, bias.view({1, g.OC, 1, 1}).expand(out.shape()), BinaryOp::Add, {});
   }
 }
@@ -392,6 +405,11 @@ void CudaBackend::conv2d_forward(const Tensor& out, const Tensor& input, const T
 void CudaBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                         const Conv2dParams& p) {
   ConvGeometry g(grad_input, weight, grad_out, p);
+  if (g.depthwise() && p.channels_last) {
+    Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
+    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), as_nchw(p));
+    return copy(grad_input, gx);
+  }
   if (g.depthwise()) return depthwise_conv2d_backward_input_cuda(grad_input, grad_out, weight, g);
   cudnn_conv2d_backward_input(grad_input, grad_out, weight, p);
 }
@@ -399,6 +417,11 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& 
 void CudaBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                                          const Conv2dParams& p) {
   ConvGeometry g(input, grad_weight, grad_out, p);
+  if (g.depthwise() && p.channels_last) {
+    Tensor gw = empty(grad_weight.shape(), TensorOptions(grad_weight.dtype(), grad_weight.device()));
+    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), as_nchw(p));
+    return copy(grad_weight, gw);
+  }
   if (g.depthwise()) return depthwise_conv2d_backward_weight_cuda(grad_weight, grad_out, input, g);
   cudnn_conv2d_backward_weight(grad_weight, grad_out, input, p);
 }

@@ -34,9 +34,10 @@ class TensorDescriptor {
   ~TensorDescriptor() { cudnnDestroyTensorDescriptor(d_); }
   TensorDescriptor(const TensorDescriptor&) = delete;
   TensorDescriptor& operator=(const TensorDescriptor&) = delete;
-  // A contiguous NCHW tensor.
-  void set(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const char* op) {
-    EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, cudnn_dtype(dtype, op), cudnn_int(n, op),
+  // A dense NCHW tensor, or NHWC in memory with `format` CUDNN_TENSOR_NHWC (dims still n, c, h, w).
+  void set(DType dtype, int64_t n, int64_t c, int64_t h, int64_t w, const char* op,
+           cudnnTensorFormat_t format = CUDNN_TENSOR_NCHW) {
+    EMBER_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, format, cudnn_dtype(dtype, op), cudnn_int(n, op),
                                                  cudnn_int(c, op), cudnn_int(h, op), cudnn_int(w, op)),
                       op);
   }
@@ -52,9 +53,10 @@ class FilterDescriptor {
   ~FilterDescriptor() { cudnnDestroyFilterDescriptor(d_); }
   FilterDescriptor(const FilterDescriptor&) = delete;
   FilterDescriptor& operator=(const FilterDescriptor&) = delete;
-  // An OIHW weight (I = input channels per group).
-  void set(DType dtype, int64_t o, int64_t i, int64_t h, int64_t w, const char* op) {
-    EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d_, cudnn_dtype(dtype, op), CUDNN_TENSOR_NCHW, cudnn_int(o, op),
+  // An OIHW weight (I = input channels per group); OHWI in memory with CUDNN_TENSOR_NHWC.
+  void set(DType dtype, int64_t o, int64_t i, int64_t h, int64_t w, const char* op,
+           cudnnTensorFormat_t format = CUDNN_TENSOR_NCHW) {
+    EMBER_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d_, cudnn_dtype(dtype, op), format, cudnn_int(o, op),
                                                  cudnn_int(i, op), cudnn_int(h, op), cudnn_int(w, op)),
                       op);
   }

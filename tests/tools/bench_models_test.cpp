@@ -49,13 +49,16 @@ TEST(BenchModels, CudaWithoutAGpuFailsClearly) {
   EXPECT_TRUE(says_why) << r.output;
 }
 
-TEST(BenchModels, OptionsNotSupportedYetSaySo) {
-  Result r = bench_models(kTiny + " --channels-last");
-  EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find("is not supported yet"), std::string::npos) << r.output;
-  r = bench_models(kTiny + " --precision fp8");
+TEST(BenchModels, UnknownPrecisionIsNamed) {
+  Result r = bench_models(kTiny + " --precision fp8");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("fp8"), std::string::npos) << r.output;
+}
+
+TEST(BenchModels, ChannelsLastRuns) {
+  Result r = bench_models(kTiny + " --channels-last --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"channels_last\":true"), std::string::npos) << r.output;
 }
 
 TEST(BenchModels, TinyRunPrintsOneJsonRowPerMode) {
