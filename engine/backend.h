@@ -76,6 +76,12 @@ struct Conv2dParams {
   // Every tensor of the call (input, weight, output and their gradients) is
   // channels-last: NHWC activations and OHWI weights in memory.
   bool channels_last = false;
+  // The same convolution on NCHW tensors (for a backend's NCHW fallback).
+  Conv2dParams as_nchw() const {
+    Conv2dParams p = *this;
+    p.channels_last = false;
+    return p;
+  }
 };
 
 struct Pool2dParams {

@@ -35,11 +35,6 @@ struct BnShape {
   explicit BnShape(const Tensor& x) : N(x.size(0)), C(x.size(1)), S(x.numel() / std::max<int64_t>(x.size(0) * x.size(1), 1)) {}
 };
 
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-}
-
 // Sum of p[i] and of (p[i] - shift)^2 over a row, in T with SIMD lanes.
 template <class T>
 T row_sum(const T* p, int64_t S) {

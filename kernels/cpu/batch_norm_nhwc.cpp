@@ -23,11 +23,6 @@ namespace {
 
 constexpr int64_t kBlockPixels = 32;
 
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-}
-
 // sums[j*C + c] (Terms sums per channel) = the sum over pixels m of what
 // add_pixel(m, block) adds into block[j*C + c].
 template <class T, int Terms, class AddPixel>

@@ -1,11 +1,17 @@
 // CPU batch normalisation on channels-last [N, C, H, W] tensors (memory
 // [N*H*W, C]), with the same contract and formulas as batch_norm.cpp; and
-// the switch both files use to make the fused activation a template constant.
+// the helpers both files use.
 #pragma once
 
 #include "engine/backend.h"
 
 namespace ember {
+
+// An optional tensor's data, or null when it is undefined.
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
+}
 
 // Calls f.template operator()<A>() with the activation as a constant.
 template <class F>

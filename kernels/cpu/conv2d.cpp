@@ -267,11 +267,6 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 
 // A channels-last call with no NHWC kernel (a grouped convolution that is
 // not depthwise) runs in NCHW on copies; the result is copied back.
-static Conv2dParams as_nchw(Conv2dParams p) {
-  p.channels_last = false;
-  return p;
-}
-
 void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                 const Conv2dParams& p) {
   if (any_16bit({out, input, weight, bias})) {
@@ -284,7 +279,7 @@ void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Te
     if (g.groups == 1) return conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
     if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
     Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
-    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, as_nchw(p));
+    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, p.as_nchw());
     return copy(out, y);
   }
   if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g);
@@ -303,7 +298,7 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& g
     if (g.groups == 1) return conv2d_nhwc_backward_input_cpu(grad_input, grad_out, weight, g);
     if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_backward_input_cpu(grad_input, grad_out, weight, g);
     Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
-    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), as_nchw(p));
+    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), p.as_nchw());
     return copy(grad_input, gx);
   }
   if (g.depthwise()) return depthwise_conv2d_backward_input_cpu(grad_input, grad_out, weight, g);
@@ -323,7 +318,7 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor&
     if (g.groups == 1) return conv2d_nhwc_backward_weight_cpu(grad_weight, grad_out, input, g);
     if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_backward_weight_cpu(grad_weight, grad_out, input, g);
     Tensor gw = empty(grad_weight.shape(), TensorOptions(grad_weight.dtype(), grad_weight.device()));
-    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), as_nchw(p));
+    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), p.as_nchw());
     return copy(grad_weight, gw);
   }
   if (g.depthwise()) return depthwise_conv2d_backward_weight_cpu(grad_weight, grad_out, input, g);

@@ -25,14 +25,18 @@ struct Pixels {
 
 constexpr int64_t kChannelBlock = 64;
 
-// Runs body(n, c0, c1) for every sample and block of channels, over threads.
-template <class Body>
-void for_each_sample_channels(const Pixels& s, Body&& body) {
+// The backwards' scatter: for every sample n and block of channels
+// [c0, c1), over threads, zeroes that part of grad_input and runs
+// body(n, c0, c1, image), image being sample n of grad_input.
+template <class T, class Body>
+void scatter_per_sample_channels(const Pixels& s, T* gx, Body&& body) {
   const int64_t blocks = (s.C + kChannelBlock - 1) / kChannelBlock;
   parallel_for(s.N * blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t n = i / blocks, c0 = (i % blocks) * kChannelBlock;
-      body(n, c0, std::min(s.C, c0 + kChannelBlock));
+      const int64_t n = i / blocks, c0 = (i % blocks) * kChannelBlock, c1 = std::min(s.C, c0 + kChannelBlock);
+      T* image = gx + n * s.H * s.W * s.C;
+      for (int64_t pix = 0; pix < s.H * s.W; ++pix) std::fill(image + pix * s.C + c0, image + pix * s.C + c1, T(0));
+      body(n, c0, c1, image);
     }
   });
 }
@@ -90,9 +94,7 @@ void max_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor
   const T* gy = static_cast<const T*>(grad_out.data_ptr());
   const int64_t* idx = static_cast<const int64_t*>(indices.data_ptr());
   T* gx = static_cast<T*>(grad_input.data_ptr());
-  for_each_sample_channels(s, [&](int64_t n, int64_t c0, int64_t c1) {
-    T* image = gx + n * s.H * s.W * s.C;
-    for (int64_t pix = 0; pix < s.H * s.W; ++pix) std::fill(image + pix * s.C + c0, image + pix * s.C + c1, T(0));
+  scatter_per_sample_channels(s, gx, [&](int64_t n, int64_t c0, int64_t c1, T* image) {
     for (int64_t o = n * s.OH * s.OW; o < (n + 1) * s.OH * s.OW; ++o) {
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t at = idx[o * s.C + c];
@@ -138,9 +140,7 @@ void avg_backward(const Tensor& grad_input, const Tensor& grad_out, const Pool2d
   const Pixels s(grad_input, grad_out);
   const T* gy = static_cast<const T*>(grad_out.data_ptr());
   T* gx = static_cast<T*>(grad_input.data_ptr());
-  for_each_sample_channels(s, [&](int64_t n, int64_t c0, int64_t c1) {
-    T* image = gx + n * s.H * s.W * s.C;
-    for (int64_t pix = 0; pix < s.H * s.W; ++pix) std::fill(image + pix * s.C + c0, image + pix * s.C + c1, T(0));
+  scatter_per_sample_channels(s, gx, [&](int64_t n, int64_t c0, int64_t c1, T* image) {
     for (int64_t oh = 0; oh < s.OH; ++oh) {
       for (int64_t ow = 0; ow < s.OW; ++ow) {
         const AvgWindow win = avg_window(oh, ow, s.H, s.W, p);
@@ -189,9 +189,7 @@ void adaptive_backward(const Tensor& grad_input, const Tensor& grad_out) {
   const Pixels s(grad_input, grad_out);
   const T* gy = static_cast<const T*>(grad_out.data_ptr());
   T* gx = static_cast<T*>(grad_input.data_ptr());
-  for_each_sample_channels(s, [&](int64_t n, int64_t c0, int64_t c1) {
-    T* image = gx + n * s.H * s.W * s.C;
-    for (int64_t pix = 0; pix < s.H * s.W; ++pix) std::fill(image + pix * s.C + c0, image + pix * s.C + c1, T(0));
+  scatter_per_sample_channels(s, gx, [&](int64_t n, int64_t c0, int64_t c1, T* image) {
     for (int64_t oh = 0; oh < s.OH; ++oh) {
       const int64_t h0 = adaptive_start(oh, s.H, s.OH), h1 = adaptive_end(oh, s.H, s.OH);
       for (int64_t ow = 0; ow < s.OW; ++ow) {

@@ -379,19 +379,15 @@ size_t cudnn_conv_cache_size() {
 
 // --- The CUDA backend's convolution methods ---
 
+
 // Depthwise convolutions run Ember's NCHW kernel; a channels-last one runs
 // it on NCHW copies (cuDNN takes every other channels-last convolution as is).
-static Conv2dParams as_nchw(Conv2dParams p) {
-  p.channels_last = false;
-  return p;
-}
-
 void CudaBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                  const Conv2dParams& p) {
   ConvGeometry g(input, weight, out, p);
   if (g.depthwise() && p.channels_last) {
     Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
-    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, as_nchw(p));
+    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, p.as_nchw());
     return copy(out, y);
   }
   if (g.depthwise()) return depthwise_conv2d_forward_cuda(out, input, weight, bias, g);
@@ -407,7 +403,7 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& 
   ConvGeometry g(grad_input, weight, grad_out, p);
   if (g.depthwise() && p.channels_last) {
     Tensor gx = empty(grad_input.shape(), TensorOptions(grad_input.dtype(), grad_input.device()));
-    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), as_nchw(p));
+    conv2d_backward_input(gx, grad_out.contiguous(), weight.contiguous(), p.as_nchw());
     return copy(grad_input, gx);
   }
   if (g.depthwise()) return depthwise_conv2d_backward_input_cuda(grad_input, grad_out, weight, g);
@@ -419,7 +415,7 @@ void CudaBackend::conv2d_backward_weight(const Tensor& grad_weight, const Tensor
   ConvGeometry g(input, grad_weight, grad_out, p);
   if (g.depthwise() && p.channels_last) {
     Tensor gw = empty(grad_weight.shape(), TensorOptions(grad_weight.dtype(), grad_weight.device()));
-    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), as_nchw(p));
+    conv2d_backward_weight(gw, grad_out.contiguous(), input.contiguous(), p.as_nchw());
     return copy(grad_weight, gw);
   }
   if (g.depthwise()) return depthwise_conv2d_backward_weight_cuda(grad_weight, grad_out, input, g);
