@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 
 #include "engine/allocator.h"
 #include "engine/tensor.h"
@@ -115,6 +117,14 @@ struct AdamScalars {
 struct OptimizerParam {
   Tensor param, grad;
   Tensor state[3];
+};
+
+// Device work recorded once and run again with one launch (a CUDA graph;
+// engine/cuda/cuda_graph.h says what a replay keeps fixed).
+class DeviceGraph {
+ public:
+  virtual ~DeviceGraph() = default;
+  virtual void replay() = 0;
 };
 
 class Backend {
@@ -251,6 +261,15 @@ class Backend {
   // torch._amp_foreach_non_finite_check_and_unscale_ does. Asynchronous on
   // CUDA: the caller reads found_inf when it needs the answer.
   virtual void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) = 0;
+
+  // --- Graphs ---
+  // Records the work `fn` queues on `device` without running it, or returns
+  // null where the backend has no graphs (the CPU runs every op as it comes).
+  virtual std::unique_ptr<DeviceGraph> capture_graph(Device device, const std::function<void()>& fn) {
+    (void)device;
+    (void)fn;
+    return nullptr;
+  }
 };
 
 // The backend for a device; throws if that device type is unavailable

@@ -5,6 +5,7 @@
 #include "engine/autograd/engine.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
+#include "engine/captured_step.h"
 #include "engine/device.h"
 #include "engine/dtype.h"
 #include "engine/error.h"

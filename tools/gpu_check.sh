@@ -9,6 +9,8 @@
 #   5. the CUDA kernel benchmark (bandwidth against the device copy)
 #   6. training steps with and without layer fusion (ember bench models
 #      --no-fusion), to measure what the fused batch norm + activation gives
+#   7. inference (batch 1 and 32) and training steps (batch 64) eager and
+#      replayed as CUDA graphs (ember bench models --cuda-graphs)
 # and print a results table last. Logs go to $OUT (if set) or build-gpu/gpu_check/.
 #
 # Environment:
@@ -16,7 +18,7 @@
 #                       machine (headers/libs/CMake configs), ';'-separated
 #   EMBER_CMAKE_ARGS    extra CMake arguments
 #   EMBER_CUDA_ARCH     CUDA architectures (default: this GPU's, e.g. 90-real)
-#   EMBER_SKIP_SANITIZER=1, EMBER_SKIP_TESTS=1, EMBER_SKIP_BENCH=1 (steps 5 and 6)
+#   EMBER_SKIP_SANITIZER=1, EMBER_SKIP_TESTS=1, EMBER_SKIP_BENCH=1 (steps 5 to 7)
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -201,6 +203,23 @@ if [[ $BUILT == 1 && "${EMBER_SKIP_BENCH:-0}" != 1 && -x "$BUILD/ember" ]]; then
   done
   if [[ $FUSION_OK == 1 ]]; then record "fusion_bench" "ok" "fusion_bench.jsonl"; else record "fusion_bench" "FAILED" "fusion_bench.jsonl"; fi
   cat "$FUSION_LOG"
+fi
+
+# --- 7. CUDA graphs ---
+if [[ $BUILT == 1 && "${EMBER_SKIP_BENCH:-0}" != 1 && -x "$BUILD/ember" ]]; then
+  say "CUDA graphs: steps eager and replayed"
+  GRAPH_LOG=$LOGS/graphs_bench.jsonl
+  : > "$GRAPH_LOG"
+  GRAPH_OK=1
+  for graphs in "" "--cuda-graphs"; do
+    for batches in "--infer-batch 1 --mode infer" "--infer-batch 32 --mode infer" "--train-batch 64 --mode train"; do
+      # shellcheck disable=SC2086
+      "$BUILD/ember" bench models --device cuda --model resnet50,mobilenet_v2,efficientnet_b0 $batches \
+        --min-time 2 --json $graphs >> "$GRAPH_LOG" 2>&1 || GRAPH_OK=0
+    done
+  done
+  if [[ $GRAPH_OK == 1 ]]; then record "graphs_bench" "ok" "graphs_bench.jsonl"; else record "graphs_bench" "FAILED" "graphs_bench.jsonl"; fi
+  cat "$GRAPH_LOG"
 fi
 
 # --- Results ---

@@ -48,15 +48,17 @@ struct CudaCachingAllocator::Block {
   void* ptr = nullptr;
   size_t size = 0;
   cudaStream_t stream = nullptr;
+  uint64_t pool = 0;  // 0: the ordinary cache; otherwise a CUDA graph's private pool
   bool small = false;
   bool allocated = false;
   Block* prev = nullptr;
   Block* next = nullptr;
 };
 
-// Pools are ordered by (stream, size, address): lower_bound finds the
-// smallest block of the stream that fits.
+// Pools are ordered by (private pool, stream, size, address): lower_bound
+// finds the smallest block of the pool and stream that fits.
 bool CudaCachingAllocator::BlockLess::operator()(const Block* a, const Block* b) const {
+  if (a->pool != b->pool) return a->pool < b->pool;
   auto sa = reinterpret_cast<uintptr_t>(a->stream), sb = reinterpret_cast<uintptr_t>(b->stream);
   if (sa != sb) return sa < sb;
   if (a->size != b->size) return a->size < b->size;
@@ -76,12 +78,19 @@ CudaCachingAllocator::~CudaCachingAllocator() {
 void* CudaCachingAllocator::malloc_segment(size_t size, size_t requested) {
   DeviceGuard guard(device_);
   void* p = nullptr;
+  // cudaMalloc is not a stream operation, so a capture would not record it;
+  // CUDA therefore refuses it in a capturing thread unless the thread's mode
+  // is relaxed. The segment is made now and belongs to the graph's pool.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  EMBER_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode), "cuda allocator");
   cudaError_t err = cudaMalloc(&p, size);
-  if (err == cudaErrorMemoryAllocation) {
+  // cudaFree synchronises, which a capture forbids: no second try then.
+  if (err == cudaErrorMemoryAllocation && capturing_.empty()) {
     cudaGetLastError();  // clear the error, give the cache back and try once more
     release_cached_segments();
     err = cudaMalloc(&p, size);
   }
+  cudaThreadExchangeStreamCaptureMode(&mode);  // restore the thread's mode
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_bytes = 0, total_bytes = 0;
@@ -104,13 +113,16 @@ void* CudaCachingAllocator::allocate(size_t nbytes) {
   cudaStream_t stream = current_stream(device_);
   std::lock_guard<std::mutex> lock(mutex_);
   Pool& pool = small ? small_free_ : large_free_;
+  auto capture = capturing_.find(stream);
+  const uint64_t pool_id = capture == capturing_.end() ? 0 : capture->second;
 
   Block key;
+  key.pool = pool_id;
   key.stream = stream;
   key.size = size;
   Block* block = nullptr;
   auto it = pool.lower_bound(&key);
-  if (it != pool.end() && (*it)->stream == stream) {
+  if (it != pool.end() && (*it)->pool == pool_id && (*it)->stream == stream) {
     block = *it;
     pool.erase(it);
   } else {
@@ -120,6 +132,7 @@ void* CudaCachingAllocator::allocate(size_t nbytes) {
     block->ptr = p;
     block->size = seg;
     block->stream = stream;
+    block->pool = pool_id;
     block->small = small;
   }
 
@@ -130,6 +143,7 @@ void* CudaCachingAllocator::allocate(size_t nbytes) {
     tail->ptr = static_cast<char*>(block->ptr) + size;
     tail->size = rest;
     tail->stream = stream;
+    tail->pool = block->pool;
     tail->small = small;
     tail->prev = block;
     tail->next = block->next;
@@ -161,6 +175,10 @@ void CudaCachingAllocator::deallocate(void* ptr, size_t) {
   block->allocated = false;
   allocated_ -= static_cast<int64_t>(block->size);
   Pool& pool = block->small ? small_free_ : large_free_;
+  if (block->pool != 0 && released_pools_.contains(block->pool)) {  // its graph is gone
+    block->pool = 0;
+    block->stream = default_stream(device_);
+  }
 
   if (Block* prev = block->prev; prev && !prev->allocated) {
     pool.erase(prev);
@@ -185,7 +203,8 @@ void CudaCachingAllocator::release_cached_segments() {
   for (Pool* pool : {&small_free_, &large_free_}) {
     std::vector<Block*> whole;
     for (Block* b : *pool) {
-      if (!b->prev && !b->next) whole.push_back(b);  // a free block spanning its whole segment
+      // A free block spanning its whole segment, unless a live graph's replays use it.
+      if (!b->prev && !b->next && b->pool == 0) whole.push_back(b);
     }
     for (Block* b : whole) {
       pool->erase(b);
@@ -199,6 +218,38 @@ void CudaCachingAllocator::release_cached_segments() {
 void CudaCachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
   release_cached_segments();
+}
+
+void CudaCachingAllocator::begin_private_pool(cudaStream_t stream, uint64_t pool) {
+  EMBER_CHECK(pool != 0, "cuda allocator", "private pool ids start at 1");
+  std::lock_guard<std::mutex> lock(mutex_);
+  EMBER_CHECK(!capturing_.contains(stream), "cuda allocator", "a private pool is already open on this stream");
+  capturing_[stream] = pool;
+}
+
+void CudaCachingAllocator::end_private_pool(cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  capturing_.erase(stream);
+}
+
+void CudaCachingAllocator::release_pool(uint64_t pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  released_pools_.insert(pool);
+  for (Pool* free : {&small_free_, &large_free_}) {
+    std::vector<Block*> moved;
+    for (Block* b : *free) {
+      if (b->pool == pool) moved.push_back(b);
+    }
+    // The keys are part of the ordering: take out, re-key, put back. The
+    // blocks were keyed to the capture's stream, which dies with the graph;
+    // the caller has waited for the replays, so any stream may have them.
+    for (Block* b : moved) {
+      free->erase(b);
+      b->pool = 0;
+      b->stream = default_stream(device_);
+      free->insert(b);
+    }
+  }
 }
 
 AllocatorStats CudaCachingAllocator::stats() const {

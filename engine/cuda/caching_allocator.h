@@ -15,6 +15,13 @@
 // - When cudaMalloc fails, the cache is emptied and the call retried once;
 //   then an ember::Error says how much was asked for and how much is
 //   allocated and reserved on which device.
+// - While a CUDA graph is captured (engine/cuda/cuda_graph.h), allocations on
+//   the capturing stream come from that graph's private pool: segments of
+//   their own, whose freed blocks are reused only by the same capture. The
+//   graph's replays read and write those addresses, so no other allocation may
+//   take them while the graph lives; release_pool() hands them back to the
+//   ordinary cache when it is destroyed. empty_cache() never frees a live
+//   private pool's segments.
 // Statistics count rounded block sizes: allocated (held by tensors), reserved
 // (segments held from the driver), peak allocated, and the number of allocations.
 #pragma once
@@ -45,6 +52,15 @@ class CudaCachingAllocator final : public Allocator {
   void empty_cache() override;
   int device() const { return device_; }
 
+  // From now on, allocations on `stream` come from private pool `pool` (> 0).
+  void begin_private_pool(cudaStream_t stream, uint64_t pool);
+  // Allocations on `stream` come from the ordinary cache again.
+  void end_private_pool(cudaStream_t stream);
+  // The graph owning `pool` is gone and its replays have finished: its free
+  // blocks join the ordinary cache (on the device's default stream) now, and
+  // its blocks still held by tensors when they are freed.
+  void release_pool(uint64_t pool);
+
   struct Block;
 
  private:
@@ -60,6 +76,8 @@ class CudaCachingAllocator final : public Allocator {
   mutable std::mutex mutex_;
   Pool small_free_, large_free_;
   std::unordered_map<void*, Block*> active_;
+  std::map<cudaStream_t, uint64_t> capturing_;  // stream -> private pool being filled
+  std::set<uint64_t> released_pools_;
   int64_t allocated_ = 0, reserved_ = 0, peak_ = 0, num_allocs_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/caching_allocator.h"
 #include "engine/cuda/cublas_handle.h"
+#include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/cuda_error.h"
 #include "engine/cuda/cuda_stream.h"
 #include "engine/cuda/cudnn_handle.h"
@@ -57,6 +58,9 @@ cudnnHandle_t cudnn_handle(int device) {
 
 void* cudnn_workspace(int device, size_t nbytes) {
   if (nbytes == 0) return nullptr;
+  // A graph being captured gets memory it owns: the buffers below may be
+  // replaced while its replays still use them.
+  if (CudaGraph::Capture* capture = active_capture(device)) return capture->workspace(nbytes);
   cudaStream_t stream = current_stream(device);
   // The buffers go back to the cache when their thread ends.
   thread_local std::map<std::pair<int, cudaStream_t>, DeviceBuffer> buffers;

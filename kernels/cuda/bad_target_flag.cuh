@@ -2,7 +2,9 @@
 // that finds one records the smallest such sample index with atomicMin in
 // this device flag, and check() (which synchronises the stream) throws the
 // CPU backend's message naming the op, the sample and its target. Used by
-// the NLL and the fused cross-entropy kernels.
+// the NLL and the fused cross-entropy kernels. While a CUDA graph is being
+// captured the flag cannot be read back, so the check is skipped; the
+// kernels ignore (give zero loss and gradient to) such samples then.
 #pragma once
 
 #include <limits>
@@ -28,6 +30,9 @@ class BadTargetFlag {
   unsigned long long* get() const { return buf_.as<unsigned long long>(); }
   // Waits for the kernel and throws if a target was out of range.
   void check(const Tensor& target, int64_t C) const {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    EMBER_CUDA_CHECK(cudaStreamIsCapturing(ctx_.stream, &capturing), op_);
+    if (capturing != cudaStreamCaptureStatusNone) return;
     unsigned long long bad = 0;
     EMBER_CUDA_CHECK(cudaMemcpyAsync(&bad, buf_.get(), sizeof bad, cudaMemcpyDeviceToHost, ctx_.stream), op_);
     EMBER_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream), op_);

@@ -94,7 +94,7 @@ void batch_norm_activation_grad_cuda(const Tensor& grad_pre, const Tensor& grad_
                                      const Tensor& weight, const Tensor& bias, const Tensor& mean,
                                      const Tensor& invstd, FusedActivation act) {
   const BnRows rows = bn_rows(input);
-  const int64_t N = rows.N, C = rows.C, S = rows.S;
+  const int64_t C = rows.C, S = rows.S;
   if (input.numel() == 0) return;
   KernelContext ctx(input);
   for (const Tensor* t : {&weight, &bias, &invstd}) {

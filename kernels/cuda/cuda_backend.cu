@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/cuda_stream.h"
 #include "engine/cuda/pinned_memory.h"
 #include "kernels/cuda/cuda_backend.h"
@@ -44,6 +45,10 @@ int sm_count(int device) {
     counts[device].store(n, std::memory_order_relaxed);
   }
   return n;
+}
+
+std::unique_ptr<DeviceGraph> CudaBackend::capture_graph(Device device, const std::function<void()>& fn) {
+  return std::make_unique<CudaGraph>(device.index, fn);
 }
 
 Backend* cuda_backend_or_null() {

@@ -106,6 +106,8 @@ class CudaBackend final : public Backend {
 
   // grad_unscale.cu
   void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) override;
+
+  std::unique_ptr<DeviceGraph> capture_graph(Device device, const std::function<void()>& fn) override;
 };
 
 }  // namespace ember

@@ -10,10 +10,15 @@
 //   uniform:   low + (high - low) * (1 - u),  u in (0, 1] from 24 bits (53 for float64)
 //   normal:    mean + std * sqrt(-2 log u1) * cos(2 pi u2)   (Box-Muller)
 //   bernoulli: u <= p ? 1 : 0
+// Inside a CUDA graph capture the kernel reads the seed and a base offset
+// from device memory that each replay sets (engine/cuda/cuda_graph.h), so
+// replays draw fresh numbers; `offset` is then relative to that base.
 // Launch shape: one thread per element in grid-stride loops of 256-thread
-// blocks. Memory traffic: sizeof(T) written per element; no reads.
+// blocks. Memory traffic: sizeof(T) written per element; no reads (16 bytes
+// of generator state per thread under a graph).
 #include <cmath>
 
+#include "engine/cuda/cuda_graph.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_types.cuh"
 #include "kernels/philox.h"
@@ -24,8 +29,12 @@ namespace {
 enum class Distribution { Uniform, Normal, Bernoulli };
 
 template <Distribution D, class T>
-__global__ void random_kernel(T* out, int64_t n, uint64_t seed, uint64_t offset, double a, double b,
-                              bool use_double) {
+__global__ void random_kernel(T* out, int64_t n, uint64_t seed, uint64_t offset, const uint64_t* graph_state,
+                              double a, double b, bool use_double) {
+  if (graph_state) {  // replay of a captured graph: {seed, base offset}
+    seed = graph_state[0];
+    offset += graph_state[1];
+  }
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const PhiloxOut r = philox4x32(seed, static_cast<uint64_t>(i), offset);
@@ -57,10 +66,17 @@ void fill_random(const Tensor& dst, const char* op, uint64_t seed, uint64_t offs
   const int64_t n = dst.numel();
   if (n == 0) return;
   KernelContext ctx(dst);
+  const uint64_t* graph_state = nullptr;
+  if (const CudaGraph::Capture* capture = active_capture(ctx.device)) {
+    const CudaGraph::Capture::PhiloxArgs args = capture->philox(seed, offset, op);
+    offset = args.offset_in_graph;
+    graph_state = args.device_state;
+  }
   const bool use_double = dst.dtype() == DType::Float64;
   dispatch_cuda_floating(dst.dtype(), op, [&]<class T>() {
     random_kernel<D, T><<<grid_for(n, 256, ctx.device), 256, 0, ctx.stream>>>(static_cast<T*>(dst.data_ptr()), n,
-                                                                              seed, offset, a, b, use_double);
+                                                                              seed, offset, graph_state, a, b,
+                                                                              use_double);
     EMBER_CUDA_CHECK_LAUNCH(op, cat_str("(", n, " elements)"));
   });
 }

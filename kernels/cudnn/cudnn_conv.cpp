@@ -21,6 +21,7 @@
 
 #include "engine/backend_config.h"
 #include "engine/cuda/cuda_error.h"
+#include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/cuda_stream.h"
 #include "engine/cuda/cudnn_handle.h"
 #include "kernels/cpu/conv_geometry.h"
@@ -282,8 +283,12 @@ ConvAlgo choose_algo(ConvCall& c, const Operands& ops) {
     if (it != algo_cache().end()) return it->second;
   }
   const bool deterministic = backend_config().deterministic;
+  // Timing runs the convolutions, which a graph capture cannot do: there the
+  // heuristics choose, and the choice is not cached, so the next eager call
+  // still times them. (Run a step eagerly before capturing to use timed choices.)
+  const bool capturing = active_capture(c.device) != nullptr;
   const std::vector<Candidate> ranking =
-      backend_config().cudnn_benchmark ? measured_ranking(c, ops) : heuristic_ranking(c);
+      backend_config().cudnn_benchmark && !capturing ? measured_ranking(c, ops) : heuristic_ranking(c);
   for (const Candidate& cand : ranking) {
     if (cand.status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && cand.determinism != CUDNN_DETERMINISTIC) continue;
@@ -297,6 +302,7 @@ ConvAlgo choose_algo(ConvCall& c, const Operands& ops) {
     } catch (const Error&) {
       continue;  // out of memory: try an algorithm with a smaller workspace
     }
+    if (capturing && backend_config().cudnn_benchmark) return choice;
     std::lock_guard<std::mutex> lock(cache_mutex());
     algo_cache()[key] = choice;
     return choice;

@@ -41,7 +41,9 @@ void expect_schedule(Optimizer& opt, LRScheduler& sched, const Tensor& expected,
     double lr0 = opt.param_groups()[0].lr, lr1 = opt.param_groups()[1].lr;
     EXPECT_NEAR(lr0, want[static_cast<size_t>(i * cols)], 1e-12 + 1e-9 * std::abs(lr0)) << sched.name() << " step " << i;
     EXPECT_NEAR(lr1, want[static_cast<size_t>(i * cols + 1)], 1e-12 + 1e-9 * std::abs(lr1)) << sched.name() << " step " << i;
-    if (cols == 3) EXPECT_NEAR(opt.momentum(), want[static_cast<size_t>(i * cols + 2)], 1e-9) << "momentum step " << i;
+    if (cols == 3) {
+      EXPECT_NEAR(opt.momentum(), want[static_cast<size_t>(i * cols + 2)], 1e-9) << "momentum step " << i;
+    }
     if (metrics.empty()) sched.step();
     else sched.step(metrics[static_cast<size_t>(i)]);
   }

@@ -55,6 +55,12 @@ TEST(BenchModels, UnknownPrecisionIsNamed) {
   EXPECT_NE(r.output.find("fp8"), std::string::npos) << r.output;
 }
 
+TEST(BenchModels, CudaGraphsOnTheCpuSaySo) {
+  Result r = bench_models(kTiny + " --cuda-graphs");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--cuda-graphs needs a CUDA device"), std::string::npos) << r.output;
+}
+
 TEST(BenchModels, ChannelsLastRuns) {
   Result r = bench_models(kTiny + " --channels-last --json");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -47,7 +47,7 @@ def common_flags(a, mode):
     flags = ["--mode", mode, "--train-batch", str(a.train_batch), "--infer-batch", str(a.infer_batch),
              "--size", str(a.size), "--device", a.device, "--threads", str(a.threads), "--warmup", str(a.warmup),
              "--iters", str(a.iters), "--min-time", str(a.min_time), "--precision", a.precision]
-    for flag in ("channels_last", "cudnn_benchmark", "tf32"):
+    for flag in ("channels_last", "cudnn_benchmark", "tf32", "cuda_graphs"):
         if getattr(a, flag):
             flags.append("--" + flag.replace("_", "-"))
     return flags
@@ -198,7 +198,7 @@ def header(a, v):
         memory = "peak of each caching allocator's allocated bytes above those allocated before the model was built"
     flags = [f"{a.size}x{a.size}", a.precision + (" (PyTorch under autocast)" if a.precision != "float32" else "")]
     flags += [f for f, on in (("channels-last", a.channels_last), ("cudnn.benchmark", a.cudnn_benchmark),
-                              ("TF32", a.tf32)) if on]
+                              ("TF32", a.tf32), ("CUDA graphs (both sides)", a.cuda_graphs)) if on]
     command = " ".join(["python3 tools/bench/compare_models.py"] + sys.argv[1:])
     return (f"{datetime.date.today().isoformat()}, {machine}, {device}. Ember {v.get('ember')} against {libs}. "
             f"{', '.join(flags)}; inference (eval, no grad) and a training step (forward, cross-entropy, backward, "
@@ -237,7 +237,8 @@ def main():
     kind = "CPU" if a.device == "cpu" else "GPU"
     title = a.section or (f"## {kind}: whole models, inference and training" +
                           ("" if a.precision == "float32" else f", {a.precision}") +
-                          (", channels-last" if a.channels_last else ""))
+                          (", channels-last" if a.channels_last else "") +
+                          (", CUDA graphs" if a.cuda_graphs else ""))
     text = header(a, v) + "\n\n" + body
     print(f"{title}\n\n{text}\n")
     if a.write:

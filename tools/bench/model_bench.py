@@ -32,6 +32,8 @@ def add_common_options(ap):
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--cudnn-benchmark", action="store_true")
     ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--cuda-graphs", action="store_true",
+                    help="CUDA: capture each step as a CUDA graph after an eager warm-up and time its replays")
     ap.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
 
 
@@ -107,7 +109,8 @@ class RssPeak:
 def result_row(runner, model, mode, batch, args, device, threads, ms, peak_mem_mb, mem_measure, **extra):
     median = quantile(ms, 0.5)
     row = {"runner": runner, "model": model, "mode": mode, "batch": batch, "size": args.size, "device": device,
-           "precision": args.precision, "channels_last": args.channels_last, "threads": threads,
+           "precision": args.precision, "channels_last": args.channels_last,
+           "cuda_graphs": getattr(args, "cuda_graphs", False), "threads": threads,
            "warmup": args.warmup, "iters": len(ms), "median_ms": median, "p10_ms": quantile(ms, 0.1),
            "p90_ms": quantile(ms, 0.9), "images_per_s": batch * 1000.0 / median, "peak_mem_mb": peak_mem_mb,
            "mem_measure": mem_measure}

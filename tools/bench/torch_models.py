@@ -9,6 +9,11 @@ Eager mode always; with --compile, and only where the installed torch has
 torch.compile, an extra "torch.compile" row per run. --precision float16 or
 bfloat16 runs under autocast (float16 training with a GradScaler), as AMP is
 used in practice; --channels-last converts the model and input to NHWC.
+--cuda-graphs (CUDA, eager rows) follows torch.cuda.graphs' recipe: one
+warm-up step on a side stream, then the step captured in a CUDAGraph and
+replayed (inference: the forward; training: forward, backward and the SGD
+step; with float16 the GradScaler's step and update run after the replay,
+as `ember bench models --cuda-graphs` does).
 On CUDA every step ends in torch.cuda.synchronize() and the peak memory is
 torch.cuda.max_memory_allocated() above what was allocated before the model
 was built; on the CPU it is the peak growth of the resident set.
@@ -42,6 +47,7 @@ def build_runner(torch, name, mode, args, device, compiled):
     def autocast():
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
 
+    graphs = args.cuda_graphs and not compiled
     if mode == "infer":
         model.eval()
 
@@ -49,7 +55,7 @@ def build_runner(torch, name, mode, args, device, compiled):
             with torch.no_grad(), autocast():
                 net(x)
 
-        return batch, step
+        return batch, capture(torch, step) if graphs else step
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     y = torch.tensor([(i * 37) % 1000 for i in range(batch)], device=device)
@@ -68,7 +74,43 @@ def build_runner(torch, name, mode, args, device, compiled):
             loss.backward()
             opt.step()
 
-    return batch, step
+    if not graphs:
+        return batch, step
+
+    def captured_part():
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        if scaler:
+            scaler.scale(loss).backward()  # the scale is a device tensor that update() changes in place
+        else:
+            loss.backward()
+            opt.step()
+
+    replay = capture(torch, captured_part, warmup=step)
+    if not scaler:
+        return batch, replay
+
+    def graphed_step():
+        replay()
+        scaler.step(opt)
+        scaler.update()
+
+    return batch, graphed_step
+
+
+def capture(torch, fn, warmup=None):
+    """fn captured in a CUDA graph after one eager warm-up (of `warmup`, or
+    fn) on a side stream; returns the graph's replay."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        (warmup or fn)()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
 
 
 def check_options(torch, args):
@@ -91,6 +133,8 @@ def check_options(torch, args):
         device = torch.device("cuda", device.index or 0)  # "cuda:0", as Ember names it
     elif device.type != "cpu":
         mb.die(SCRIPT, f"--device {args.device}: expected cpu, cuda or cuda:N")
+    if device.type == "cpu" and args.cuda_graphs:
+        mb.die(SCRIPT, "--cuda-graphs needs a CUDA device (--device cuda)")
     if device.type == "cpu" and args.precision == "float16":
         mb.die(SCRIPT, "--precision float16 is not supported on the CPU: PyTorch's CPU autocast runs bfloat16 only")
     return device

@@ -12,6 +12,11 @@
 // weights), float16 training with a GradScaler, as torch_models.py does.
 // --no-fusion runs batch norm + activation and residual add + ReLU as
 // separate ops (layers/fusion.h), to measure what fusing them gives.
+// --cuda-graphs (CUDA) runs each step as a replayed CUDA graph
+// (engine/captured_step.h): inference's forward, and training's forward,
+// backward and SGD step; with float16 the loss scale is a device tensor and
+// the scaler's unscale, skip decision and update stay outside the graph, as
+// they read a flag back (torch_models.py --cuda-graphs does the same).
 // On CUDA every iteration ends with a device synchronize, so the time is
 // the work's, not the launch queue's.
 #include <malloc.h>
@@ -50,6 +55,7 @@ struct BenchModelsOptions {
   int warmup = 2, iters = 5;
   double min_time = 2.0;
   bool channels_last = false, cudnn_benchmark = false, tf32 = false, json = false, no_fusion = false;
+  bool cuda_graphs = false;
 };
 
 // Fails unless every name is a registered model, suggesting the closest.
@@ -170,13 +176,23 @@ json measure(const std::string& name, const std::string& mode, const BenchModels
   // and GradScaler.
   const std::optional<DType> amp = autocast_dtype_of(o.precision, "--precision");
   std::vector<double> ms;
+  // One eager warm-up before a capture: cuDNN times its algorithms and the
+  // optimizer makes its momentum buffers outside the graph.
+  constexpr int kGraphWarmup = 1;
   if (mode == "infer") {
     model->eval();
-    ms = time_steps([&] {
+    Tensor logits;
+    auto forward = [&] {
       NoGradGuard no_grad;
       AutocastGuard autocast(amp);
-      (*model)(x);
-    }, o, device);
+      logits = (*model)(x);
+    };
+    if (o.cuda_graphs) {
+      CapturedStep step(device, forward, kGraphWarmup);
+      ms = time_steps([&] { step(); }, o, device);
+    } else {
+      ms = time_steps(forward, o, device);
+    }
   } else {
     model->train();
     SGD opt(single_group(model->parameters(), 0.01), SgdOptions{0.9});
@@ -186,22 +202,49 @@ json measure(const std::string& name, const std::string& mode, const BenchModels
     std::vector<int64_t> labels(static_cast<size_t>(batch));
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i * 37 % 1000);
     Tensor y = from_vector(labels, {batch}, device);
-    ms = time_steps([&] {
-      Tensor loss;
-      {
-        AutocastGuard autocast(amp);
-        loss = cross_entropy((*model)(x), y);
-      }
-      opt.zero_grad();
-      scaler.scale(loss).backward();
-      scaler.step(opt);
-      scaler.update();
-    }, o, device);
+    if (!o.cuda_graphs) {
+      ms = time_steps([&] {
+        Tensor loss;
+        {
+          AutocastGuard autocast(amp);
+          loss = cross_entropy((*model)(x), y);
+        }
+        opt.zero_grad();
+        scaler.scale(loss).backward();
+        scaler.step(opt);
+        scaler.update();
+      }, o, device);
+    } else {
+      // The graph bakes in host scalars, so the loss scale lives on the device.
+      Tensor scale = full({}, scaler.get_scale(), TensorOptions(DType::Float32, device));
+      CapturedStep step(device, [&] {
+        Tensor loss;
+        {
+          AutocastGuard autocast(amp);
+          loss = cross_entropy((*model)(x), y);
+        }
+        opt.zero_grad();
+        if (!scaler.enabled()) {
+          loss.backward();
+          opt.step();  // lr and momentum are fixed here, so the captured scalars stay right
+          return;
+        }
+        mul(loss, scale).backward();
+      }, kGraphWarmup);
+      ms = time_steps([&] {
+        if (scaler.enabled()) scale.fill_(scaler.get_scale());
+        step();
+        if (scaler.enabled()) {
+          scaler.step(opt);
+          scaler.update();
+        }
+      }, o, device);
+    }
   }
   const double median = quantile(ms, 0.5);
   json row = {{"runner", "ember"}, {"model", name}, {"mode", mode}, {"batch", batch}, {"size", o.size},
               {"device", device.str()}, {"precision", o.precision}, {"channels_last", o.channels_last},
-              {"fusion", !o.no_fusion},
+              {"fusion", !o.no_fusion}, {"cuda_graphs", o.cuda_graphs},
               {"threads", num_threads()}, {"warmup", o.warmup}, {"iters", ms.size()}, {"median_ms", median},
               {"p10_ms", quantile(ms, 0.1)}, {"p90_ms", quantile(ms, 0.9)},
               {"images_per_s", static_cast<double>(batch) * 1000.0 / median}};
@@ -234,6 +277,9 @@ void print_row(const json& r, bool first) {
 void run_bench_models(BenchModelsOptions o) {
   check_model_names(o.models);
   const Device device = checked_device(o.device);
+  if (o.cuda_graphs && !device.is_cuda()) {
+    fail("bench models", "--cuda-graphs needs a CUDA device (--device cuda): the CPU has no graphs to capture");
+  }
   if (o.batch > 0) o.train_batch = o.infer_batch = o.batch;
   if (o.threads > 0) set_num_threads(o.threads);
   backend_config().cudnn_benchmark = o.cudnn_benchmark;
@@ -243,9 +289,10 @@ void run_bench_models(BenchModelsOptions o) {
   if (o.mode != "train") modes.push_back("infer");
   if (o.mode != "infer") modes.push_back("train");
   if (!o.json) {
-    std::printf("ember bench models: %s, threads %d, %lldx%lld, %s, %s, median of >= %d iterations after %d warm-up\n",
+    std::printf("ember bench models: %s, threads %d, %lldx%lld, %s, %s%s, median of >= %d iterations after %d warm-up\n",
                 device.str().c_str(), num_threads(), static_cast<long long>(o.size), static_cast<long long>(o.size),
-                o.precision.c_str(), o.no_fusion ? "unfused" : "fused layers", o.iters, o.warmup);
+                o.precision.c_str(), o.no_fusion ? "unfused" : "fused layers", o.cuda_graphs ? ", CUDA graphs" : "",
+                o.iters, o.warmup);
   }
   bool first = true;
   for (const std::string& name : o.models) {
@@ -293,6 +340,8 @@ void add_bench_models_command(CLI::App& bench) {
   cmd->add_flag("--channels-last", o->channels_last, "channels-last (NHWC) weights and input");
   cmd->add_flag("--cudnn-benchmark", o->cudnn_benchmark, "CUDA: time cuDNN's convolution algorithms, keep the fastest");
   cmd->add_flag("--tf32", o->tf32, "CUDA: let float32 matrix products and convolutions use TF32");
+  cmd->add_flag("--cuda-graphs", o->cuda_graphs,
+                "CUDA: capture each step as a CUDA graph after one eager warm-up and time its replays");
   cmd->add_flag("--no-fusion", o->no_fusion,
                 "Run batch norm + activation and residual add + ReLU as separate ops (to measure the fusion)");
   cmd->add_flag("--json", o->json, "One JSON object per line instead of a table");

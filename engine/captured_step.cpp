@@ -1,0 +1,32 @@
+#include "engine/captured_step.h"
+
+#include "engine/error.h"
+
+namespace ember {
+
+CapturedStep::CapturedStep(Device device, std::function<void()> fn, int warmup)
+    : device_(device), fn_(std::move(fn)), warmup_(warmup) {
+  EMBER_CHECK(fn_, "CapturedStep", "needs a function to run");
+  EMBER_CHECK(warmup >= 0, "CapturedStep", "warm-up count must be non-negative, got ", warmup);
+}
+
+void CapturedStep::operator()() {
+  ++calls_;
+  if (graph_) {
+    graph_->replay();
+    return;
+  }
+  if (!has_graphs_ || calls_ <= warmup_) {
+    fn_();
+    return;
+  }
+  graph_ = backend(device_).capture_graph(device_, fn_);
+  if (!graph_) {  // this backend runs ops as they come: stay eager
+    has_graphs_ = false;
+    fn_();
+    return;
+  }
+  graph_->replay();  // the capture ran nothing: this call's step is the first replay
+}
+
+}  // namespace ember
