@@ -13,7 +13,8 @@
 //
 // Every call performs exactly one step. The first `warmup` calls run `fn`
 // eagerly, so that what is made once (optimizer state, cuDNN's timed
-// algorithm choices, autocast's casts) exists before the capture; the next
+// algorithm choices, the cuBLAS and cuDNN handles, which allocate, and the
+// kernels' code, loaded at first launch) exists before the capture; the next
 // call records `fn` as a CUDA graph and replays it, and later calls replay.
 // The rules of engine/cuda/cuda_graph.h apply to `fn`: read inputs from
 // tensors made outside it, keep scalars that change between calls (a

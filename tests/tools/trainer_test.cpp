@@ -15,6 +15,7 @@
 
 #include "data/encode.h"
 #include "engine/ember.h"
+#include "tests/cuda/cuda_test_util.h"
 #include "tests/support/oracle.h"
 #include "tools/train/train_config.h"
 #include "tools/train/trainer.h"
@@ -246,6 +247,36 @@ TEST(Trainer, BadConfigsAreClearErrors) {
   TrainConfig m = tiny_config(make_image_folder("badmodel"), out, "x", 1);
   m.set("model.name", "resnet19", "test");
   expect_error([&] { run_training(m); }, {"resnet19"});
+  TrainConfig g = tiny_config(make_image_folder("badgraphs"), out, "x", 1);
+  g.set("train.cuda_graphs", true, "test");
+  expect_error([&] { run_training(g); }, {"train.cuda_graphs", "needs train.device cuda"});
+}
+
+// The same run eagerly and with train.cuda_graphs: 36 training images in
+// batches of 8 are four replayed steps and an eager one of 4 per epoch, so
+// the graph's gradient buffers must survive the eager step's zero_grad.
+TEST(Trainer, CudaGraphsFollowTheEagerRun) {
+  EMBER_REQUIRE_CUDA();
+  std::string data = make_image_folder("graphs");
+  std::string out = (fs::temp_directory_path() / "ember_trainer_test_graph_runs").string();
+  fs::remove_all(out);
+  auto run = [&](const std::string& name, bool graphs, const std::string& precision) {
+    TrainConfig c = tiny_config(data, out, name, 3);
+    c.set("train.device", "cuda", "test");
+    c.set("train.deterministic", true, "test");
+    c.set("train.precision", precision, "test");
+    c.set("train.cuda_graphs", graphs, "test");
+    c.set("augment.train", nlohmann::json::parse(R"([{"op": "Normalize"}, {"op": "ToTensor"}])"), "test");
+    EXPECT_EQ(run_training(c), 0) << name;
+    return epoch_losses(out + "/" + name + "/metrics.csv");
+  };
+  for (const std::string precision : {"float32", "float16"}) {
+    const std::vector<double> eager = run("eager_" + precision, false, precision);
+    const std::vector<double> graphed = run("graphed_" + precision, true, precision);
+    ASSERT_EQ(eager.size(), 3u) << precision;
+    ASSERT_EQ(graphed.size(), 3u) << precision;
+    for (size_t e = 0; e < 3; ++e) EXPECT_NEAR(graphed[e], eager[e], 1e-4 * eager[e]) << precision << " epoch " << e;
+  }
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ const std::vector<ConfigOption>& train_config_schema() {
       {"train.precision", "string", "float32",
        "float32, or float16 / bfloat16 mixed precision (autocast, float32 master weights; float16 adds loss scaling)"},
       {"train.grad_clip", "float", 0.0, "clip the global gradient norm to this value; 0: off"},
+      {"train.cuda_graphs", "bool", false,
+       "CUDA: replay each full batch's forward and backward as a CUDA graph (the optimizer step stays eager)"},
       {"train.early_stopping.metric", "string", "val_loss", "metric watched for early stopping"},
       {"train.early_stopping.mode", "string", "min", "min or max: which direction is better"},
       {"train.early_stopping.patience", "int", 0, "epochs without improvement before stopping; 0: off"},

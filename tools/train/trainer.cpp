@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 
 #include "engine/backend.h"
 #include "engine/backend_config.h"
@@ -20,6 +21,7 @@
 #include "tools/lib/tensorboard_writer.h"
 #include "tools/train/data_setup.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/graphed_step.h"
 #include "tools/train/model_setup.h"
 #include "tools/train/optim_setup.h"
 #include "tools/train/simclr.h"
@@ -116,6 +118,7 @@ class TrainingRun {
   MixedPrecision precision_;
   std::unique_ptr<GradScaler> scaler_;  // float16's loss scaling; passes through otherwise
   std::unique_ptr<Loss> loss_;
+  std::unique_ptr<GraphedTrainStep> graphed_;  // train.cuda_graphs
   std::unique_ptr<CsvLog> csv_;
   std::unique_ptr<TensorBoardWriter> tb_;
   History history_;
@@ -161,6 +164,9 @@ void TrainingRun::setup() {
   loss_ = build_loss(c_, data_.train_counts, data_.num_classes);
   if (auto* ce = dynamic_cast<CrossEntropyLoss*>(loss_.get()); ce && ce->weight.defined()) {
     ce->weight = ce->weight.to(device_);
+  }
+  if (c_.flag("train.cuda_graphs")) {
+    graphed_ = std::make_unique<GraphedTrainStep>(*ms_.model, *loss_, *opt_, *scaler_, precision_.autocast, device_);
   }
 
   std::string name = c_.is_set("output.name") ? c_.str("output.name") : c_.str("model.name") + "-" + timestamp();
@@ -214,7 +220,9 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
   int64_t correct = 0, seen = 0, batches = 0;
   while (auto batch = train_loader_->next()) {
     Tensor out, loss;
-    {
+    if (graphed_) {  // forward and backward already done, replayed as a CUDA graph
+      std::tie(out, loss) = graphed_->run(batch->images, batch->labels);
+    } else {
       AutocastGuard autocast(precision_.autocast);
       out = model(batch->images);
       loss = (*loss_)(out, batch->labels);
@@ -232,8 +240,10 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
       stopped_bad_loss_ = true;
       return false;
     }
-    opt_->zero_grad();
-    scaler_->scale(loss).backward();
+    if (!graphed_) {
+      opt_->zero_grad();
+      scaler_->scale(loss).backward();
+    }
     if (clip > 0) {
       scaler_->unscale_(*opt_);  // clip the true gradients, not the scaled ones
       clip_grad_norm_(params, clip);
