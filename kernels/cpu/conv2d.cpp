@@ -10,8 +10,11 @@
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
 // and to Eigen for float64 (the gradient checks) or builds without AVX2.
 // Threads: over samples when the batch has at least one per thread (each with
-// its own col buffer), otherwise inside the product.
+// its own col buffer), otherwise inside the product. Small output maps
+// (under 128 pixels) put several samples' columns side by side in one
+// product instead (samples_per_product).
 // Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
@@ -24,11 +27,13 @@ namespace ember {
 namespace {
 
 // col[(c*KH + ki)*KW + kj, (oh - oh0)*OW + ow] = x[c, oh*sh - ph + ki*dh, ow*sw - pw + kj*dw]
-// (0 outside the image), for the output rows oh in [oh0, oh1).
+// (0 outside the image), for the output rows oh in [oh0, oh1). Rows of col
+// are `ld` apart (default: one block of columns; wider when several
+// samples' columns sit side by side).
 template <class T>
-void im2col(const T* x, T* col, const ConvGeometry& g, int64_t oh0, int64_t oh1) {
+void im2col(const T* x, T* col, const ConvGeometry& g, int64_t oh0, int64_t oh1, int64_t ld = 0) {
   const auto& p = g.p;
-  const int64_t ohw = (oh1 - oh0) * g.OW;
+  const int64_t ohw = ld > 0 ? ld : (oh1 - oh0) * g.OW;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.KH; ++ki) {
       for (int64_t kj = 0; kj < g.KW; ++kj) {
@@ -62,11 +67,12 @@ void im2col(const T* x, T* col, const ConvGeometry& g, int64_t oh0, int64_t oh1)
   }
 }
 
-// The adjoint of im2col over output rows [oh0, oh1): x[c, ih, iw] += col[...].
+// The adjoint of im2col over output rows [oh0, oh1): x[c, ih, iw] += col[...]
+// (rows of col `ld` apart, as there).
 template <class T>
-void col2im_add(const T* col, T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1) {
+void col2im_add(const T* col, T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, int64_t ld = 0) {
   const auto& p = g.p;
-  const int64_t ohw = (oh1 - oh0) * g.OW;
+  const int64_t ohw = ld > 0 ? ld : (oh1 - oh0) * g.OW;
   for (int64_t c = 0; c < g.Cg; ++c) {
     T* plane = x + c * g.H * g.W;
     for (int64_t ki = 0; ki < g.KH; ++ki) {
@@ -116,6 +122,35 @@ inline int64_t rows_per_block(const ConvGeometry& g, int64_t K, size_t elem) {
   return std::clamp<int64_t>(cols / std::max<int64_t>(g.OW, 1), 1, g.OH);
 }
 
+// Samples whose columns go side by side into one product (1: a product
+// per sample). A small output map (ResNet's last stage: 7x7 = 49 columns)
+// makes a thin product: its last 16-column panel is mostly padding (64
+// columns computed for 49) and, for the weight gradient, the sum over 49
+// pixels is too short to pay for reading and writing the whole gradient
+// once per sample. Several samples' columns side by side make it wide; the
+// batch is cut into one or more such products per thread.
+inline int64_t samples_per_product(const ConvGeometry& g, int64_t K, size_t elem) {
+  const int64_t ohw = g.OH * g.OW, threads = cpu_threads();
+  if (g.groups != 1 || ohw >= 128 || g.N < 2 * threads) return 1;
+  const int64_t per_thread = std::max<int64_t>(1, g.N * ohw / (threads * 256));
+  int64_t nb = (g.N + threads * per_thread - 1) / (threads * per_thread);
+  // Keep the side-by-side col under 8 MiB.
+  const int64_t fit = static_cast<int64_t>((size_t{8} << 20) / (static_cast<size_t>(K * ohw) * elem));
+  return std::clamp<int64_t>(std::min(nb, fit), 1, g.N);
+}
+
+// Runs body(n0, n1, col, out) for the samples [n0, n1) of each product, over
+// threads: col holds the product's K x (n1 - n0)*OH*OW columns and out its
+// OC x columns result (or, for the input gradient, the gathered output gradient).
+template <class T, class Body>
+void for_each_sample_group(const ConvGeometry& g, int64_t nb, int64_t K, Body&& body) {
+  const int64_t groups = (g.N + nb - 1) / nb, cols = nb * g.OH * g.OW;
+  parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> col(static_cast<size_t>(K * cols)), out(static_cast<size_t>(g.OC * cols));
+    for (int64_t i = begin; i < end; ++i) body(i * nb, std::min(g.N, (i + 1) * nb), col.data(), out.data());
+  });
+}
+
 // Runs body(n, group, oh0, oh1, col) for every (sample, group, block of
 // output rows): these write disjoint parts of the output, so they spread
 // over threads (each with its own col buffer, Eigen single-threaded inside);
@@ -146,6 +181,23 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  if (const int64_t nb = samples_per_product(g, K, sizeof(T)); nb > 1) {
+    // out[OC, (n - n0)*ohw + j] = W x col for samples side by side, then scattered to y[n, OC, j].
+    for_each_sample_group<T>(g, nb, K, [&](int64_t n0, int64_t n1, T* col, T* prod) {
+      const int64_t cols = (n1 - n0) * ohw;
+      for (int64_t n = n0; n < n1; ++n) im2col(x + n * g.C * g.H * g.W, col + (n - n0) * ohw, g, 0, g.OH, cols);
+      gemm<T>(g.OC, cols, K, {w, K, 1}, {col, cols, 1}, {prod, cols, 1}, false);
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t oc = 0; oc < g.OC; ++oc) {
+          const T* src = prod + oc * cols + (n - n0) * ohw;
+          T* dst = y + (n * g.OC + oc) * ohw;
+          const T add = b ? b[oc] : T(0);
+          for (int64_t j = 0; j < ohw; ++j) dst[j] = src[j] + add;
+        }
+      }
+    });
+    return;
+  }
   const bool direct = g.pointwise();
   const int64_t rows = rows_per_block(g, K, sizeof(T));
   for_each_block<T>(g, rows, direct ? 0 : K * rows * g.OW, [&](int64_t n, int64_t grp, int64_t oh0, int64_t oh1, T* col) {
@@ -173,6 +225,25 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
   const T* w = static_cast<const T*>(weight.data_ptr());
   T* gx = static_cast<T*>(grad_input.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  if (const int64_t nb = samples_per_product(g, K, sizeof(T)); nb > 1) {
+    // col[K, cols] = W^T x grad_out (gathered side by side), then each sample's columns back into its image.
+    for_each_sample_group<T>(g, nb, K, [&](int64_t n0, int64_t n1, T* col, T* gathered) {
+      const int64_t cols = (n1 - n0) * ohw;
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t oc = 0; oc < g.OC; ++oc) {
+          const T* src = gy + (n * g.OC + oc) * ohw;
+          std::copy(src, src + ohw, gathered + oc * cols + (n - n0) * ohw);
+        }
+      }
+      gemm<T>(K, cols, g.OC, {w, 1, K}, {gathered, cols, 1}, {col, cols, 1}, false);
+      for (int64_t n = n0; n < n1; ++n) {
+        T* image = gx + n * g.C * g.H * g.W;
+        std::fill(image, image + g.C * g.H * g.W, T(0));
+        col2im_add(col + (n - n0) * ohw, image, g, 0, g.OH, cols);
+      }
+    });
+    return;
+  }
   const bool direct = g.pointwise();
   const int64_t rows = direct ? g.OH : rows_per_block(g, K, sizeof(T));
   for_each_sample<T>(g, direct ? 0 : K * rows * g.OW, [&](int64_t n, T* col) {
@@ -202,6 +273,40 @@ void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, cons
   });
 }
 
+// The weight gradient with `nb` samples' columns side by side per product
+// (samples_per_product): grad_W += grad_out[OC, cols] x col^T[cols, K], the
+// output gradient gathered into [OC, cols] first. Each thread sums its
+// products into its own accumulator; the accumulators are then added.
+template <class T>
+void backward_weight_side_by_side(T* gw, const T* gy, const T* x, const ConvGeometry& g, int64_t nb) {
+  const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW, wsize = g.OC * K;
+  const int64_t products = (g.N + nb - 1) / nb;
+  const int threads = static_cast<int>(std::min<int64_t>(cpu_threads(), products));
+  std::vector<std::vector<T>> partial(static_cast<size_t>(threads));
+  parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<T> col(static_cast<size_t>(K * nb * ohw)), gathered(static_cast<size_t>(g.OC * nb * ohw));
+    for (int64_t t = t0; t < t1; ++t) {
+      std::vector<T>& acc = partial[static_cast<size_t>(t)];
+      acc.assign(static_cast<size_t>(wsize), T(0));
+      for (int64_t i = products * t / threads; i < products * (t + 1) / threads; ++i) {
+        const int64_t n0 = i * nb, n1 = std::min(g.N, n0 + nb), cols = (n1 - n0) * ohw;
+        for (int64_t n = n0; n < n1; ++n) {
+          im2col(x + n * g.C * g.H * g.W, col.data() + (n - n0) * ohw, g, 0, g.OH, cols);
+          for (int64_t oc = 0; oc < g.OC; ++oc) {
+            const T* src = gy + (n * g.OC + oc) * ohw;
+            std::copy(src, src + ohw, gathered.data() + oc * cols + (n - n0) * ohw);
+          }
+        }
+        gemm<T>(g.OC, K, cols, {gathered.data(), cols, 1}, {col.data(), 1, cols}, {acc.data(), K, 1}, true);
+      }
+    }
+  });
+  std::fill(gw, gw + wsize, T(0));
+  for (const std::vector<T>& acc : partial) {
+    for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
+  }
+}
+
 template <class T>
 void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                            const ConvGeometry& g) {
@@ -210,6 +315,10 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
   T* gw = static_cast<T*>(grad_weight.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   const int64_t wsize = g.OC * K;
+  if (const int64_t nb = samples_per_product(g, K, sizeof(T)); nb > 1) {
+    backward_weight_side_by_side<T>(gw, gy, x, g, nb);
+    return;
+  }
   const bool direct = g.pointwise();
   const int64_t rows = rows_per_block(g, K, sizeof(T));
   const int64_t blocks = (g.OH + rows - 1) / rows;

@@ -43,6 +43,16 @@ TEST(Conv2d, ShapesForEveryGemmPath) {
   check_conv({2, 3, 40, 40}, {8, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1);
 }
 
+// Small output maps with a batch of at least two samples per thread (up to
+// four threads): several samples' columns go side by side into one product
+// (samples_per_product in kernels/cpu/conv2d.cpp), with an uneven last product.
+TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
+  check_conv({9, 6, 7, 7}, {10, 6, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({9, 8, 5, 5}, {12, 8, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1);   // pointwise
+  check_conv({9, 4, 9, 9}, {6, 4, 3, 3}, true, {2, 2}, {1, 1}, {1, 1}, 1);     // stride 2: 5x5 out
+  check_conv({10, 40, 6, 6}, {80, 40, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);  // K = 360 > one slice
+}
+
 TEST(Conv2d, GroupsAndDepthwise) {
   check_conv({2, 6, 8, 8}, {9, 2, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
   check_conv({2, 8, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);    // depthwise
