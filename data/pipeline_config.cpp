@@ -444,6 +444,14 @@ json yaml_to_json(const YAML::Node& n) {
 }
 }  // namespace
 
+json parse_yaml_text(const std::string& text, const std::string& source) {
+  try {
+    return yaml_to_json(YAML::Load(text));
+  } catch (const YAML::Exception& e) {
+    fail("config", source, ": not valid YAML (", e.what(), ")");
+  }
+}
+
 json read_config_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) fail("augment config", path, ": cannot open the file");

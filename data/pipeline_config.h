@@ -39,6 +39,8 @@ TransformPtr parse_op(const nlohmann::json& op, const std::string& source = "<co
 
 // Reads JSON (.json) or YAML (.yaml / .yml) into JSON.
 nlohmann::json read_config_file(const std::string& path);
+// YAML text (a flow list such as "[ant, bee]" too) into JSON; `source` names it in errors.
+nlohmann::json parse_yaml_text(const std::string& text, const std::string& source);
 // The pipeline named `split` ("train" or "val") from a config file of any
 // of the three shapes above.
 Pipeline load_pipeline(const std::string& path, const std::string& split = "train");

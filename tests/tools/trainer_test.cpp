@@ -252,6 +252,23 @@ TEST(Trainer, BadConfigsAreClearErrors) {
   expect_error([&] { run_training(g); }, {"train.cuda_graphs", "needs train.device cuda"});
 }
 
+// --set takes JSON, and YAML's flow style as the config files write it.
+TEST(Trainer, SetTakesJsonOrYamlFlowValues) {
+  TrainConfig c;
+  c.set("freeze.unfreeze=[layer3, layer4]");
+  EXPECT_EQ(c.get("freeze.unfreeze"), nlohmann::json::parse(R"(["layer3", "layer4"])"));
+  c.set("model.head_from_classes=[ant, 309]");
+  EXPECT_EQ(c.get("model.head_from_classes"), nlohmann::json::parse(R"(["ant", 309])"));
+  c.set("optimizer.groups={layer4: 5e-4, fc: {lr: 1e-3, weight_decay: 0}}");
+  EXPECT_EQ(c.get("optimizer.groups"), nlohmann::json::parse(R"({"layer4": 5e-4, "fc": {"lr": 1e-3, "weight_decay": 0}})"));
+  c.set(R"(freeze.unfreeze=["a", "b"])");
+  EXPECT_EQ(c.get("freeze.unfreeze"), nlohmann::json::parse(R"(["a", "b"])"));
+  c.set("model.head_from_classes=[]");
+  EXPECT_TRUE(c.get("model.head_from_classes").empty());
+  expect_error([&] { c.set("freeze.unfreeze=[layer3, layer4"); }, {"--set freeze.unfreeze=[layer3, layer4", "not valid YAML"});
+  expect_error([&] { c.set("freeze.unfreeze={a: 1}"); }, {"freeze.unfreeze must be a list"});
+}
+
 // The same run eagerly and with train.cuda_graphs: 36 training images in
 // batches of 8 are four replayed steps and an eager one of 4 per epoch, so
 // the graph's gradient buffers must survive the eager step's zero_grad.

@@ -1,11 +1,17 @@
 #include "tools/train/model_setup.h"
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include "data/pipeline_config.h"
+#include "engine/autograd/grad_mode.h"
 #include "engine/error.h"
+#include "engine/ops/elementwise.h"
 #include "layers/batch_norm2d.h"
+#include "layers/linear.h"
 #include "models/registry.h"
+#include "tools/lib/edit_distance.h"
 #include "weights/npz.h"
 #include "weights/onnx_tensors.h"
 
@@ -17,7 +23,91 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Classes of the head in a weights file: the rows of the last 2-D weight under `head`.
+// The last Linear inside the head child (torchvision heads end in one).
+Linear* last_linear(Module& model, const std::string& head) {
+  Linear* found = nullptr;
+  model.child(head)->apply([&](Module& m) {
+    if (auto* l = dynamic_cast<Linear*>(&m)) found = l;
+  });
+  return found;
+}
+
+// The names of the weights file's classes for model.head_from_classes: from
+// model.class_names, else from the manifest convert_torchvision.py writes
+// beside the weights.
+std::vector<std::string> weights_class_names(const TrainConfig& c) {
+  if (c.is_set("model.class_names")) return read_class_names(c.str("model.class_names"), "model.class_names");
+  std::string manifest = std::filesystem::path(c.str("model.weights")).replace_extension(".json").string();
+  if (std::filesystem::exists(manifest)) {
+    nlohmann::json m = read_config_file(manifest);
+    if (m.contains("class_names") && m["class_names"].is_array()) {
+      return m["class_names"].get<std::vector<std::string>>();
+    }
+  }
+  fail("config", "model.head_from_classes names classes, but there is no list of the weights' class names: set "
+       "model.class_names to a file with one name per line (or convert the weights with --classes), or give indices");
+}
+
+// model.head_from_classes: for each class of the data, in the data's order,
+// the row of the pretrained classifier (of `file_classes` rows) it starts from.
+std::vector<int64_t> source_rows(const TrainConfig& c, int64_t file_classes, int64_t data_classes) {
+  const nlohmann::json& wanted = c.get("model.head_from_classes");
+  EMBER_CHECK(static_cast<int64_t>(wanted.size()) == data_classes, "config", "model.head_from_classes lists ",
+              wanted.size(), " classes but the data has ", data_classes, "; give one per data class, in the data's order");
+  std::vector<std::string> names;
+  std::vector<int64_t> rows;
+  for (const nlohmann::json& w : wanted) {
+    if (w.is_number_integer()) {
+      int64_t row = w.get<int64_t>();
+      EMBER_CHECK(row >= 0 && row < file_classes, "config", "model.head_from_classes: class ", row,
+                  " is not in the weights' ", file_classes, "-class head");
+      rows.push_back(row);
+      continue;
+    }
+    EMBER_CHECK(w.is_string(), "config", "model.head_from_classes: ", w.dump(), " is neither a class index nor a name");
+    if (names.empty()) names = weights_class_names(c);
+    EMBER_CHECK(static_cast<int64_t>(names.size()) == file_classes, "config", "model.head_from_classes: ",
+                names.size(), " class names for the weights' ", file_classes, "-class head");
+    const std::string name = w.get<std::string>();
+    std::vector<int64_t> matches;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) matches.push_back(static_cast<int64_t>(i));
+    }
+    if (matches.empty()) {
+      std::string hint = closest_name(name, names, 3);
+      fail("config", "model.head_from_classes: no class named '", name, "' in the weights' class names",
+           hint.empty() ? "" : " (did you mean '" + hint + "'?)");
+    }
+    if (matches.size() > 1) {
+      std::ostringstream list;
+      for (int64_t m : matches) list << ' ' << m;
+      fail("config", "model.head_from_classes: '", name, "' names several classes (", list.str(),
+           " ); give the index instead");
+    }
+    rows.push_back(matches[0]);
+  }
+  return rows;
+}
+
+// Starts `head` from rows of the pretrained classifier (weight, bias). With one
+// output (binary cross-entropy over two classes) the logit is the second row's
+// minus the first's, so that sigmoid(logit) is the pretrained two-class softmax.
+void start_head_from_rows(Linear& head, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& rows) {
+  NoGradGuard no_grad;
+  auto bias_row = [&](int64_t r) { return bias.defined() ? bias.select(0, r) : zeros({}); };
+  if (head.out_features == 1) {
+    head.weight.select(0, 0).copy_(sub(weight.select(0, rows[1]), weight.select(0, rows[0])));
+    head.bias.select(0, 0).copy_(sub(bias_row(rows[1]), bias_row(rows[0])));
+    return;
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    head.weight.select(0, static_cast<int64_t>(i)).copy_(weight.select(0, rows[i]));
+    head.bias.select(0, static_cast<int64_t>(i)).copy_(bias_row(rows[i]));
+  }
+}
+
+}  // namespace
+
 int64_t head_classes(const NamedTensors& entries, const std::string& head) {
   int64_t classes = 0;
   for (const auto& [name, t] : entries) {
@@ -26,7 +116,17 @@ int64_t head_classes(const NamedTensors& entries, const std::string& head) {
   return classes;
 }
 
-}  // namespace
+std::vector<std::string> read_class_names(const std::string& path, const char* who) {
+  std::ifstream f(path);
+  EMBER_CHECK(f.good(), who, "cannot read class names from ", path);
+  std::vector<std::string> names;
+  for (std::string line; std::getline(f, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a file written on Windows
+    if (!line.empty()) names.push_back(line);
+  }
+  EMBER_CHECK(!names.empty(), who, path, " holds no class names");
+  return names;
+}
 
 NamedTensors read_weights_file(const std::string& path) {
   EMBER_CHECK(std::filesystem::exists(path), "weights", path, " does not exist");
@@ -58,6 +158,11 @@ ModelSetup build_model(const TrainConfig& c, int64_t data_classes) {
   EMBER_CHECK(want > 0, "config", "model.num_classes is 0 and the data gives no class count");
   std::ostringstream log;
   bool new_head = c.flag("model.new_head");
+  const bool head_from_classes = !c.get("model.head_from_classes").empty();
+  EMBER_CHECK(!head_from_classes || (new_head && c.is_set("model.weights")), "config",
+              "model.head_from_classes starts a new head from the pretrained one: it needs model.weights and "
+              "model.new_head: true");
+  std::vector<int64_t> rows;  // of the pretrained head, for head_from_classes
   if (c.is_set("model.weights")) {
     std::string path = c.str("model.weights");
     NamedTensors entries = read_weights_file(path);
@@ -80,13 +185,26 @@ ModelSetup build_model(const TrainConfig& c, int64_t data_classes) {
       fail("weights", path, " has a ", file_classes, "-class head but the data has ", want,
            " classes; set model.new_head: true (or --new-head) to replace the head with Dropout + Linear(", want, ")");
     }
+    if (head_from_classes) {
+      EMBER_CHECK(file_classes > 0, "weights", path, " has no classifier under '", entry.head,
+                  "' for model.head_from_classes to start from");
+      rows = source_rows(c, file_classes, c.str("loss.name") == "bce_with_logits" ? 2 : want);
+    }
   } else {
     s.model = create_model(name, want);
   }
   if (new_head) {
+    Linear* old_head = last_linear(*s.model, entry.head);
+    Tensor old_weight = old_head ? old_head->weight : Tensor(), old_bias = old_head ? old_head->bias : Tensor();
     replace_head(*s.model, entry.head, want, c.f64("model.head_dropout"));
     log << "new head: Dropout(" << c.f64("model.head_dropout") << ") + Linear(" << want << ") as '" << entry.head
-        << "'\n";
+        << "'";
+    if (!rows.empty()) {
+      start_head_from_rows(*last_linear(*s.model, entry.head), old_weight, old_bias, rows);
+      log << ", starting from the pretrained classes";
+      for (int64_t r : rows) log << ' ' << r;
+    }
+    log << '\n';
   }
   log << apply_freezing(*s.model, entry.head, c);
   if (c.flag("freeze.bn_eval")) {

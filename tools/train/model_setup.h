@@ -21,9 +21,18 @@ struct ModelSetup {
 // stripped) or an .onnx file (initializers mapped by name). Returns the entries.
 NamedTensors read_weights_file(const std::string& path);
 
+// Classes of the classifier in weights `entries`: the rows of the last 2-D
+// weight under `head` ("classifier"); 0 when there is none.
+int64_t head_classes(const NamedTensors& entries, const std::string& head);
+
+// Class names from a text file, one per line (blank lines skipped); errors
+// name `who` and the file.
+std::vector<std::string> read_class_names(const std::string& path, const char* who);
+
 // The model for `num_classes` classes as the config asks: weights loaded
 // (a file whose head has another class count needs model.new_head), head
-// replaced, freezing applied.
+// replaced (and started from rows of the old one when model.head_from_classes
+// names them), freezing applied.
 ModelSetup build_model(const TrainConfig& config, int64_t num_classes);
 
 // Applies the freeze section: mode none|all|backbone, unfreeze prefixes,

@@ -60,6 +60,8 @@ json default_views(int64_t size, const std::vector<double>& mean, const std::vec
 }  // namespace
 
 int run_simclr(const TrainConfig& c) {
+  EMBER_CHECK(c.get("model.head_from_classes").empty(), "config",
+              "model.head_from_classes does not apply to task simclr: its classifier starts fresh on the pre-trained encoder");
   Device device = Device::parse(c.str("train.device"));
   manual_seed(static_cast<uint64_t>(c.i64("train.seed")));
   const ModelEntry& entry = model_entry(c.str("model.name"));

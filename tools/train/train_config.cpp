@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "data/pipeline_config.h"
 #include "engine/error.h"
 #include "tools/lib/edit_distance.h"
 
@@ -19,6 +20,11 @@ const std::vector<ConfigOption>& train_config_schema() {
       {"model.weights", "string", "", "pretrained weights: .npz (weights/convert_torchvision.py) or .onnx"},
       {"model.new_head", "bool", false, "replace the classifier with Dropout(head_dropout) + Linear(num_classes)"},
       {"model.head_dropout", "float", 0.5, "dropout before the new head's Linear (0: none)"},
+      {"model.head_from_classes", "list", json::array(),
+       "start the new head from these classes of the pretrained head, one per data class in the data's order "
+       "(indices, or names: [ant, bee] for ImageNet weights); empty: a random head"},
+      {"model.class_names", "string", "",
+       "the weights' class names, one per line, for head_from_classes by name; empty: the manifest beside the weights"},
       // --- Freezing ---
       {"freeze.mode", "string", "none",
        "none: train everything; all: freeze every parameter; backbone: freeze all but the classifier head"},
@@ -184,7 +190,9 @@ void TrainConfig::set(const std::string& assignment) {
   try {
     value = json::parse(text);
   } catch (const std::exception&) {
-    value = text;  // a bare word: a string
+    // YAML's flow style, as in the config files: [layer3, layer4], {fc: 1e-3}.
+    if (text.starts_with('[') || text.starts_with('{')) value = parse_yaml_text(text, "--set " + assignment);
+    else value = text;  // a bare word: a string
   }
   const ConfigOption* o = find_option(key);
   if (o && o->type == "string" && !value.is_string()) value = text;

@@ -1,7 +1,6 @@
 #include "tools/train/trained_model.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "data/pipeline_config.h"
 #include "engine/error.h"
@@ -69,13 +68,7 @@ TrainedModel load_from_weights(const std::string& model_name, const std::string&
   if (!manifest_path.empty()) manifest = read_config_file(manifest_path);
   NamedTensors entries = read_weights_file(weights);
   const ModelEntry& entry = model_entry(model_name);
-  int64_t classes = 0;
-  for (const auto& [name, tensor] : entries) {
-    if (name_has_prefix(name, entry.head) && name.size() > 7 && name.substr(name.size() - 7) == ".weight" &&
-        tensor.dim() == 2) {
-      classes = tensor.size(0);
-    }
-  }
+  int64_t classes = head_classes(entries, entry.head);
   EMBER_CHECK(classes > 0, "weights", weights, ": no classifier weight under '", entry.head, "' for ", model_name);
   t.model = create_model(model_name, classes);
   LoadReport r = t.model->load_state_dict(entries, false);
@@ -96,11 +89,7 @@ TrainedModel load_from_weights(const std::string& model_name, const std::string&
   std::vector<double> std = !o.std.empty() ? o.std : pre.value("std", std::vector<double>{0.229, 0.224, 0.225});
   t.pipeline = resize_crop_pipeline(resize, crop, mean, std);
   if (!o.classes_file.empty()) {
-    std::ifstream f(o.classes_file);
-    EMBER_CHECK(f.good(), "predict", "cannot read class names from ", o.classes_file);
-    for (std::string line; std::getline(f, line);) {
-      if (!line.empty()) t.class_names.push_back(line);
-    }
+    t.class_names = read_class_names(o.classes_file, "predict");
   } else if (manifest.contains("class_names") && manifest["class_names"].is_array()) {
     t.class_names = manifest["class_names"].get<std::vector<std::string>>();
   }
