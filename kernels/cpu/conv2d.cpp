@@ -122,6 +122,21 @@ inline int64_t rows_per_block(const ConvGeometry& g, int64_t K, size_t elem) {
   return std::clamp<int64_t>(cols / std::max<int64_t>(g.OW, 1), 1, g.OH);
 }
 
+// rows_per_block evened out for for_each_block's split over threads, which
+// hands each thread an equal count of (sample, group, block) items: the
+// count is rounded up to a multiple of the threads and every block gets the
+// same height. (56 rows in blocks of 18 over two threads gave one thread 36
+// rows and the other 20; a 7x7 map at batch 1 stays one product, which sgemm
+// splits itself.)
+inline int64_t balanced_rows(const ConvGeometry& g, int64_t rows) {
+  const int64_t threads = cpu_threads(), per_block_row = g.N * g.groups;
+  int64_t blocks = (g.OH + rows - 1) / rows;
+  if (threads <= 1 || per_block_row * blocks <= 1) return rows;
+  const int64_t items = (per_block_row * blocks + threads - 1) / threads * threads;
+  blocks = std::min(g.OH, (items + per_block_row - 1) / per_block_row);
+  return (g.OH + blocks - 1) / blocks;
+}
+
 // Samples whose columns go side by side into one product (1: a product
 // per sample). A small output map (ResNet's last stage: 7x7 = 49 columns)
 // makes a thin product: its last 16-column panel is mostly padding (64
@@ -199,7 +214,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
     return;
   }
   const bool direct = g.pointwise();
-  const int64_t rows = rows_per_block(g, K, sizeof(T));
+  const int64_t rows = balanced_rows(g, rows_per_block(g, K, sizeof(T)));
   for_each_block<T>(g, rows, direct ? 0 : K * rows * g.OW, [&](int64_t n, int64_t grp, int64_t oh0, int64_t oh1, T* col) {
     const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     const int64_t cols = (oh1 - oh0) * g.OW;
@@ -320,7 +335,7 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
     return;
   }
   const bool direct = g.pointwise();
-  const int64_t rows = rows_per_block(g, K, sizeof(T));
+  const int64_t rows = balanced_rows(g, rows_per_block(g, K, sizeof(T)));
   const int64_t blocks = (g.OH + rows - 1) / rows;
   const int64_t items = g.N * g.groups * blocks;
   // Adds the contribution of items [begin, end) to acc (OC*K), col as scratch.
