@@ -1,5 +1,5 @@
 // Workers take batch numbers from a shared counter, limited to
-// prefetch_batches ahead of the consumer, and put finished batches (or
+// prefetch_factor x workers ahead of the consumer, and put finished batches (or
 // their error) into a map keyed by batch number; next() waits for the batch
 // it needs. An epoch counter ("generation") lets start_epoch abandon work
 // in flight: a worker drops a result whose generation is stale.
@@ -44,6 +44,9 @@ struct DataLoader::State {
 
   Result build(int64_t b, uint64_t gen_epoch, const std::vector<int64_t>& ord);
   void worker_loop();
+  // Batches that may be built ahead of the consumer. A fixed count (it was
+  // 4) left all but 4 of 16 workers idle.
+  int64_t in_flight() const { return static_cast<int64_t>(o.prefetch_factor) * std::max(o.num_workers, 1); }
   std::optional<Batch> next_host();
 };
 
@@ -129,7 +132,7 @@ void DataLoader::State::worker_loop() {
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
     work_cv.wait(lock, [&] {
-      return stop || (next_to_take < batches && next_to_take < next_to_give + o.prefetch_batches);
+      return stop || (next_to_take < batches && next_to_take < next_to_give + in_flight());
     });
     if (stop) return;
     const int64_t b = next_to_take++;
@@ -150,8 +153,8 @@ DataLoader::DataLoader(DatasetPtr dataset, Pipeline pipeline, LoaderOptions opti
   EMBER_CHECK(dataset != nullptr, "DataLoader", "the dataset is null");
   EMBER_CHECK(options.batch_size > 0, "DataLoader", "batch_size must be > 0, got ", options.batch_size);
   EMBER_CHECK(dataset->size() > 0, "DataLoader", "the dataset is empty");
-  EMBER_CHECK(options.num_workers >= 0 && options.prefetch_batches > 0, "DataLoader",
-              "num_workers must be >= 0 and prefetch_batches > 0");
+  EMBER_CHECK(options.num_workers >= 0 && options.prefetch_factor > 0, "DataLoader",
+              "num_workers must be >= 0 and prefetch_factor > 0");
   s_->dataset = std::move(dataset);
   s_->pipeline = std::move(pipeline);
   s_->o = options;

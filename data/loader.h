@@ -7,8 +7,10 @@
 //   }
 //
 // Each epoch draws a new order from (seed, epoch). Workers each build whole
-// batches (read, decode, augment, collate into pinned host memory) up to
-// `prefetch_batches` ahead of the consumer; batches come out in order. Each
+// batches (read, decode, augment, collate into pinned host memory), up to
+// `prefetch_factor` batches per worker ahead of the consumer (PyTorch's
+// DataLoader rule, so that every worker has work); batches come out in
+// order. Each
 // example's augmentation Rng is seeded from (seed, epoch, position), so an
 // epoch's batches are the same for any number of workers. With a CUDA
 // `device`, the next batch is copied there while the caller works on the
@@ -38,7 +40,7 @@ struct LoaderOptions {
   bool drop_last = false;
   uint64_t seed = 0;
   int num_workers = 2;        // 0: build batches on the calling thread
-  int prefetch_batches = 4;   // batches in flight ahead of the consumer
+  int prefetch_factor = 2;    // batches in flight ahead of the consumer, per worker (at least 1 worker's worth)
   bool pin_memory = true;     // collate into page-locked memory (no-op without CUDA)
   Device device = kCPU;       // where next() delivers the batch
   BadImagePolicy on_bad_image = BadImagePolicy::Error;

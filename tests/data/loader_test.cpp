@@ -4,9 +4,12 @@
 // in the middle of an epoch.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "data/datasets/file_datasets.h"
 #include "data/decode.h"
@@ -86,6 +89,49 @@ TEST(Loader, BatchesShuffleAndDeterminism) {
   }
 }
 
+// Images that take a while to read, counting how many are read at once.
+class SlowReads : public Dataset {
+ public:
+  int64_t size() const override { return 96; }
+  int64_t label(int64_t) const override { return 0; }
+  Image image(int64_t) const override {
+    const int now = ++active_;
+    int seen = most_;
+    while (now > seen && !most_.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    --active_;
+    return Image(8, 8, 3);
+  }
+  std::string source(int64_t i) const override { return "slow/" + std::to_string(i); }
+  int most_at_once() const { return most_; }
+
+ private:
+  mutable std::atomic<int> active_{0}, most_{0};
+};
+
+// Every worker builds a batch at once while the consumer waits: with eight
+// workers, eight reads overlap (a fixed limit of four batches in flight
+// once left half of them idle).
+TEST(Loader, EveryWorkerHasABatchInFlight) {
+  auto ds = std::make_shared<SlowReads>();
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.num_workers = 8;
+  DataLoader loader(ds, parse_pipeline(json::parse(R"([{"op": "ToTensor"}])")), o);
+  loader.start_epoch(0);
+  int64_t batches = 0;
+  while (auto b = loader.next()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the consumer is the slower side at times
+    ++batches;
+  }
+  EXPECT_EQ(batches, 48);
+  EXPECT_EQ(ds->most_at_once(), 8) << "reads in flight at once with 8 workers";
+  o.prefetch_factor = 0;
+  expect_error([&] { DataLoader bad(ds, parse_pipeline(json::parse(R"([{"op": "ToTensor"}])")), o); },
+               {"prefetch_factor > 0"});
+}
+
 TEST(Loader, DropLastAndNoShuffle) {
   auto ds = std::make_shared<Synthetic>(45);
   LoaderOptions o;
@@ -151,7 +197,7 @@ TEST(Loader, RealFolderWithBadFilesAndEarlyShutdown) {
   {
     LoaderOptions o2 = o;
     o2.num_workers = 3;
-    o2.prefetch_batches = 2;
+    o2.prefetch_factor = 1;
     o2.on_bad_image = BadImagePolicy::Skip;
     DataLoader l2(ds, parse_pipeline(json::parse(R"([{"op": "Resize", "height": 64, "width": 64}])")), o2);
     l2.start_epoch(0);

@@ -167,7 +167,7 @@ std::string default_images() {
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (data: the input pipeline; models: whole models)");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (data: the input pipeline; models: whole models; loader: the multi-threaded loader)");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchDataOptions>();
   o->images = default_images();
@@ -180,6 +180,7 @@ void add_bench_command(CLI::App& app) {
   data->add_option("--only", o->only, "Run only the rows whose name contains one of these (e.g. --only Flip Crop)");
   data->callback([o] { run_bench_data(*o); });
   add_bench_models_command(*bench);
+  add_bench_loader_command(*bench);
 }
 
 }  // namespace ember::cli

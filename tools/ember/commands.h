@@ -17,6 +17,7 @@ void add_run_command(CLI::App& app);
 void add_augment_command(CLI::App& app);  // tools/ember/augment_command.cpp
 void add_bench_command(CLI::App& app);    // tools/ember/bench_command.cpp (`ember bench data`)
 void add_bench_models_command(CLI::App& bench);  // tools/ember/bench_models_command.cpp (`ember bench models`)
+void add_bench_loader_command(CLI::App& bench);  // tools/ember/bench_loader_command.cpp (`ember bench loader`)
 
 // `ember run` (tools/ember/run_command.cpp) runs an ONNX graph itself; with
 // --model it hands over to run_model_command (tools/ember/run_model_command.cpp:
