@@ -36,7 +36,7 @@ void copy_file(const std::string& from, const std::string& to) {
 }
 
 TEST(ImageFolder, MatchesTorchvision) {
-  EMBER_NEED_SHARED_DATA();
+  EMBER_NEED_SHARED_DATA("hymenoptera_data");
   EMBER_NEED_ORACLE(tv());
   const std::string root = shared_data() + "/hymenoptera_data/train";
   auto ds = std::make_shared<ImageFolder>(root);
@@ -83,7 +83,7 @@ TEST(ImageFolder, ExtensionsAnyCaseAndErrors) {
 }
 
 TEST(Datasets, FixedLabelsConcatSplit) {
-  EMBER_NEED_SHARED_DATA();
+  EMBER_NEED_SHARED_DATA("hymenoptera_data");
   // The source documents' workflow: two folders with labels 0 and 1,
   // concatenated and split 80/20 with a seed.
   const std::string root = shared_data() + "/hymenoptera_data/val";

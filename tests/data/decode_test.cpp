@@ -28,7 +28,7 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
 }
 
 TEST(Decode, IdenticalToPil) {
-  EMBER_NEED_SHARED_DATA();
+  EMBER_NEED_SHARED_DATA("hymenoptera_data", "cats_and_dogs_filtered");
   EMBER_NEED_ORACLE(tv());
   const std::string d = shared_data();
   for (std::string f : {"/photos/parrot.jpg", "/photos/chelsea.png", "/photos/coffee.png", "/photos/cat.bmp",
@@ -87,9 +87,10 @@ TEST(Decode, BadInputNamesTheFile) {
   expect_error([&] { read_image(d + "/empty.png"); }, {"empty.png", "empty"});
   expect_error([&] { read_image(d + "/missing.jpg"); }, {"missing.jpg", "cannot open"});
   expect_error([&] { read_image(d); }, {d, "folder"});
-  const std::string gif = shared_data() + "/hymenoptera_data/train/ants/imageNotFound.gif";
-  expect_error([&] { read_image(gif); }, {"imageNotFound.gif", "GIF files are not supported"});
   fs::remove_all(d);
+  const std::string gif = shared_data() + "/hymenoptera_data/train/ants/imageNotFound.gif";
+  if (!fs::exists(gif)) GTEST_SKIP() << "the real GIF is not in the shared data: " << gif;
+  expect_error([&] { read_image(gif); }, {"imageNotFound.gif", "GIF files are not supported"});
 }
 
 TEST(Encode, PngRoundTripAndGrid) {

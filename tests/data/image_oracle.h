@@ -182,11 +182,15 @@ inline std::string shared_data() {
   const char* p = std::getenv("EMBER_SHARED_DATA");
   return p ? std::string(p) : std::string(EMBER_SOURCE_DIR) + "/../shared/data";
 }
-#define EMBER_NEED_SHARED_DATA()                                                                \
-  do {                                                                                          \
-    if (!std::filesystem::exists(::ember::test::shared_data() + "/photos"))                     \
-      GTEST_SKIP() << "shared data not found at " << ::ember::test::shared_data()               \
-                   << " (set EMBER_SHARED_DATA)";                                               \
+// Skips the test unless each listed folder ("photos" when none is listed) is
+// in the shared data, naming the first one missing.
+#define EMBER_NEED_SHARED_DATA(...)                                                                  \
+  do {                                                                                               \
+    for (const char* ember_part_ : {"photos" __VA_OPT__(, ) __VA_ARGS__}) {                          \
+      const std::string ember_path_ = ::ember::test::shared_data() + "/" + ember_part_;              \
+      if (!std::filesystem::exists(ember_path_))                                                     \
+        GTEST_SKIP() << "shared data not found: " << ember_path_ << " (set EMBER_SHARED_DATA)";      \
+    }                                                                                                \
   } while (0)
 
 struct ImageDiff {

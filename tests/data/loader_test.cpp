@@ -173,7 +173,7 @@ TEST(Loader, WorkerErrorNamesTheFileAndSkipPolicy) {
 }
 
 TEST(Loader, RealFolderWithBadFilesAndEarlyShutdown) {
-  EMBER_NEED_SHARED_DATA();
+  EMBER_NEED_SHARED_DATA("hymenoptera_data");
   // A class folder holding a corrupt JPEG next to real ones.
   std::string root = (fs::temp_directory_path() / ("ember_loader_" + std::to_string(getpid()))).string();
   const std::string src = shared_data() + "/hymenoptera_data/train/ants";

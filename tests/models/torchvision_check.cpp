@@ -45,6 +45,13 @@ void check_against_torchvision(const ModelCheck& c) {
   std::string key = c.torch_ctor;
   std::string setup = "import torchvision, copy\n" + c.torch_prelude + "\nif " + py_string(key) + " not in cache:\n    torch.manual_seed(0)\n    cache[" +
                       py_string(key) + "] = " + c.torch_ctor + "\nm = cache[" + py_string(key) + "]\n";
+  const bool on_cuda = c.device.is_cuda();
+  if (on_cuda) {
+    setup += "dev = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+             "torch.backends.cuda.matmul.allow_tf32 = False\ntorch.backends.cudnn.allow_tf32 = False\n";
+  } else {
+    setup += "dev = 'cpu'\n";
+  }
   ModulePtr model = create_model(c.ember_name, c.num_classes);
 
   // Names, order, shapes, count: the state_dict must be torchvision's exactly.
@@ -63,35 +70,42 @@ void check_against_torchvision(const ModelCheck& c) {
   manual_seed(1);
   Tensor x = randn(c.eval_input);
   model->eval();
+  model->to(c.device);
   Tensor logits;
   {
     NoGradGuard no_grad;
-    logits = (*model)(x);
+    logits = (*model)(x.to(c.device)).cpu();
   }
-  Tensor ref = torch_eval("m.eval()(a)", {x}, setup + "torch.set_grad_enabled(False)\n")[0];
+  // On CUDA a copy goes to the GPU, so that the cached CPU model stays as it is.
+  Tensor ref = torch_eval(on_cuda ? "copy.deepcopy(m).to(dev).eval()(a.to(dev))" : "m.eval()(a)", {x},
+                          setup + "torch.set_grad_enabled(False)\n")[0];
   double err = relative_error(logits, ref);
   EXPECT_LE(err, c.eval_tol) << c.ember_name << " eval logits at " << shape_str(c.eval_input);
-  std::printf("[ model ] %s eval %s: max rel err %.2e\n", c.ember_name.c_str(), shape_str(c.eval_input).c_str(), err);
+  std::printf("[ model ] %s eval %s%s: max rel err %.2e\n", c.ember_name.c_str(), shape_str(c.eval_input).c_str(),
+              on_cuda ? " on CUDA" : "", err);
 
   if (c.train_input.empty()) return;
   // Train mode: logits, parameter gradients for one upstream gradient, running stats.
+  model->to(kCPU);
   model->load_state_dict(theirs);
   model->to(c.train_dtype);
+  model->to(c.device);
   model->train();
   model->apply([](Module& m) {
     if (auto* d = dynamic_cast<Dropout*>(&m)) d->p = 0.0;
     if (auto* s = dynamic_cast<StochasticDepth*>(&m)) s->p = 0.0;
   });
   Tensor xt = randn(c.train_input, c.train_dtype);
-  Tensor out = (*model)(xt);
+  Tensor out = (*model)(xt.to(c.device));
   Tensor g = randn(out.shape());
-  out.backward(g);
+  out.backward(g.to(c.device));
+  out = out.cpu();
   std::string train_setup = setup + "m = copy.deepcopy(m)" +
                             (c.train_dtype == DType::Float64 ? ".double()" : "") +
-                            "\nm.train()\n"
+                            ".to(dev)\nm.train()\n"
                             "for mod in m.modules():\n"
                             "    if isinstance(mod, (torch.nn.Dropout, torchvision.ops.StochasticDepth)): mod.p = 0.0\n"
-                            "out = m(a)\nout.backward(b)\n";
+                            "out = m(a.to(dev))\nout.backward(b.to(dev))\n";
   auto result = torch_eval_named(
       "{'out': out, **{'grad.' + k: p.grad for k, p in m.named_parameters()}, "
       "**{'buf.' + k: b for k, b in m.named_buffers()}}",
@@ -105,7 +119,7 @@ void check_against_torchvision(const ModelCheck& c) {
   std::string worst_name;
   for (auto& [name, p] : model->named_parameters()) {
     ASSERT_EQ(result[k].first, "grad." + name);
-    double e = error_with_floor(p.grad(), result[k].second, grad_floor);
+    double e = error_with_floor(p.grad().cpu(), result[k].second, grad_floor);
     if (e > worst_grad) {
       worst_grad = e;
       worst_name = name;
@@ -114,13 +128,13 @@ void check_against_torchvision(const ModelCheck& c) {
   }
   for (auto& [name, b] : model->named_buffers()) {
     ASSERT_EQ(result[k].first, "buf." + name);
-    worst_buf = std::max(worst_buf, error_with_floor(b, result[k].second, buf_floor));
+    worst_buf = std::max(worst_buf, error_with_floor(b.cpu(), result[k].second, buf_floor));
     ++k;
   }
   EXPECT_LE(worst_grad, c.grad_tol) << c.ember_name << " gradient of " << worst_name;
   EXPECT_LE(worst_buf, c.eval_tol) << c.ember_name << " running statistics";
-  std::printf("[ model ] %s train %s %s: grads max rel err %.2e (%s), running stats %.2e\n", c.ember_name.c_str(),
-              shape_str(c.train_input).c_str(), dtype_name(c.train_dtype), worst_grad, worst_name.c_str(), worst_buf);
+  std::printf("[ model ] %s train %s %s%s: grads max rel err %.2e (%s), running stats %.2e\n", c.ember_name.c_str(),
+              shape_str(c.train_input).c_str(), dtype_name(c.train_dtype), on_cuda ? " on CUDA" : "", worst_grad, worst_name.c_str(), worst_buf);
 }
 
 }  // namespace ember::test

@@ -29,6 +29,9 @@ struct ModelCheck {
   // Python run before torch_ctor on every request (e.g. defining a PyTorch
   // twin of a model torchvision lacks; torch_ctor then names it).
   std::string torch_prelude = {};
+  // Where Ember runs the model. On CUDA, PyTorch runs its twin on its own GPU
+  // too when it has one (TF32 off on both sides), else on the CPU.
+  Device device = kCPU;
 };
 
 void check_against_torchvision(const ModelCheck& c);

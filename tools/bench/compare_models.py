@@ -86,7 +86,8 @@ def versions(python, device, ort_python):
         v["onnxruntime"] = subprocess.run([ort_python, "-c", "import onnxruntime; print(onnxruntime.__version__)"],
                                           capture_output=True, text=True).stdout.strip()
     commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True)
-    v["ember"] = commit.stdout.strip() or "unknown commit"
+    # A bundle run on a lent GPU machine has no .git: tools/gpu_check.sh passes the commit it was built from.
+    v["ember"] = os.environ.get("EMBER_COMMIT") or commit.stdout.strip() or "unknown commit"
     return v
 
 
