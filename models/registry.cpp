@@ -90,12 +90,17 @@ std::vector<std::string> model_names() {
   return names;
 }
 
-std::string replace_head(Module& model, const std::string& head, int64_t num_classes, double p) {
-  ModulePtr old = model.child(head);
-  int64_t in_features = 0;
-  old->apply([&](Module& m) {
-    if (auto* l = dynamic_cast<Linear*>(&m)) in_features = l->in_features;  // the last Linear wins
+Linear* head_linear(Module& model, const std::string& head) {
+  Linear* found = nullptr;
+  model.child(head)->apply([&](Module& m) {
+    if (auto* l = dynamic_cast<Linear*>(&m)) found = l;  // the last Linear wins
   });
+  return found;
+}
+
+std::string replace_head(Module& model, const std::string& head, int64_t num_classes, double p) {
+  const Linear* old = head_linear(model, head);
+  const int64_t in_features = old ? old->in_features : 0;
   EMBER_CHECK(in_features > 0, "replace_head", "the head '", head, "' of ", model.type_name(), " has no Linear layer");
   auto linear = std::make_shared<Linear>(in_features, num_classes);
   ModulePtr replacement = linear;

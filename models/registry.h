@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/linear.h"
 #include "layers/module.h"
 
 namespace ember {
@@ -23,6 +24,10 @@ const std::vector<ModelEntry>& model_registry();
 const ModelEntry& model_entry(const std::string& name);
 ModulePtr create_model(const std::string& name, int64_t num_classes = 1000);
 std::vector<std::string> model_names();
+
+// The last Linear inside the model's `head` child (torchvision's heads end
+// in one: fc, or classifier's Dropout + Linear); null when there is none.
+Linear* head_linear(Module& model, const std::string& head);
 
 // Replaces the classifier head (the model's `head` child) with
 // Sequential(Dropout(p), Linear(in_features, num_classes)), as the source

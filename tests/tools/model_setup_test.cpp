@@ -34,10 +34,7 @@ fs::path test_dir() {
 
 // The last Linear of the model's classifier head.
 Linear& head_linear(Module& model) {
-  Linear* fc = nullptr;
-  model.child(model_entry(kModel).head)->apply([&](Module& m) {
-    if (auto* l = dynamic_cast<Linear*>(&m)) fc = l;
-  });
+  Linear* fc = ember::head_linear(model, model_entry(kModel).head);
   EXPECT_NE(fc, nullptr);
   return *fc;
 }

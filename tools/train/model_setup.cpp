@@ -23,15 +23,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The last Linear inside the head child (torchvision heads end in one).
-Linear* last_linear(Module& model, const std::string& head) {
-  Linear* found = nullptr;
-  model.child(head)->apply([&](Module& m) {
-    if (auto* l = dynamic_cast<Linear*>(&m)) found = l;
-  });
-  return found;
-}
-
 // The names of the weights file's classes for model.head_from_classes: from
 // model.class_names, else from the manifest convert_torchvision.py writes
 // beside the weights.
@@ -194,13 +185,13 @@ ModelSetup build_model(const TrainConfig& c, int64_t data_classes) {
     s.model = create_model(name, want);
   }
   if (new_head) {
-    Linear* old_head = last_linear(*s.model, entry.head);
+    Linear* old_head = head_linear(*s.model, entry.head);
     Tensor old_weight = old_head ? old_head->weight : Tensor(), old_bias = old_head ? old_head->bias : Tensor();
     replace_head(*s.model, entry.head, want, c.f64("model.head_dropout"));
     log << "new head: Dropout(" << c.f64("model.head_dropout") << ") + Linear(" << want << ") as '" << entry.head
         << "'";
     if (!rows.empty()) {
-      start_head_from_rows(*last_linear(*s.model, entry.head), old_weight, old_bias, rows);
+      start_head_from_rows(*head_linear(*s.model, entry.head), old_weight, old_bias, rows);
       log << ", starting from the pretrained classes";
       for (int64_t r : rows) log << ' ' << r;
     }

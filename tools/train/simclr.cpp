@@ -79,10 +79,8 @@ int run_simclr(const TrainConfig& c) {
   no_freeze.set("model.new_head", false, "simclr");
   ModelSetup ms = build_model(no_freeze, data.num_classes);
   ModulePtr model = ms.model;
-  int64_t features = 0;
-  model->child(entry.head)->apply([&](Module& m) {
-    if (auto* l = dynamic_cast<Linear*>(&m)) features = l->in_features;
-  });
+  const Linear* fc = head_linear(*model, entry.head);
+  const int64_t features = fc ? fc->in_features : 0;
   EMBER_CHECK(features > 0, "simclr", "cannot find the feature size of ", entry.name, "'s head");
   model->replace_child(entry.head, std::make_shared<Identity>());
   const int64_t proj = c.i64("simclr.projection_dim");
