@@ -76,6 +76,7 @@ limited() {
   timeout --kill-after=10 "$t" "$@"
 }
 
+rm -rf "$LOGS"  # logs are appended to by the steps: start each run with none
 mkdir -p "$BUILD" "$LOGS"
 cp "$ROOT/docs/benchmarks.md" "$LOGS/benchmarks.before.md" 2>/dev/null  # the steps that --write tables change it
 # --- The machine ---
@@ -194,66 +195,50 @@ if [[ "${EMBER_GPU_CHECK_NO_GPU:-0}" != 1 ]]; then export EMBER_REQUIRE_CUDA=1; 
 "$PY" -c "import tensorboard" 2>/dev/null && export EMBER_TENSORBOARD_PYTHON=$PY
 "$PY" -c "import albumentations" 2>/dev/null && export EMBER_ALBUMENTATIONS_PYTHON=$PY
 
+# One step: name, log file, longest time, a function that summarises the log
+# for the table ("-": none), then the command. It is skipped when the budget
+# has too little left, stopped at its limit, and recorded ok or FAILED.
+step() {
+  local name=$1 log=$2 limit=$3 detail=$4 t rc summary=""
+  shift 4
+  t=$(allow "$limit")
+  if (( t == 0 )); then record "$name" "skipped: no time left" "-"; return; fi
+  say "$name"
+  limited "$t" "$@" >> "$LOGS/$log" 2>&1
+  rc=$?
+  [[ "$detail" != - ]] && summary=$("$detail" "$LOGS/$log")
+  if (( rc == 0 )); then
+    record "$name" "ok${summary:+: $summary}" "$log"
+  else
+    record "$name" "FAILED (exit $rc)${summary:+: $summary}" "$log"
+    grep -E "^\[  FAILED  \]|Failure|Test +#.*(Failed|Timeout)|ERROR SUMMARY" "$LOGS/$log" | head -10
+  fi
+}
 # The count on GoogleTest's summary line "[  PASSED  ] 12 tests." (PASSED, SKIPPED or FAILED); 0 when absent.
 gtest_count() {
   local n
   n=$(grep -oE "^\[ +$1 +\] [0-9]+ test" "$2" | tail -1 | grep -oE '[0-9]+')
   echo "${n:-0}"
 }
+gtest_summary() { echo "$(gtest_count PASSED "$1") passed, $(gtest_count SKIPPED "$1") skipped, $(gtest_count FAILED "$1") failed"; }
+ctest_summary() { grep -E "tests passed" "$1" | tail -1; }
+memcheck_summary() { grep -oE "ERROR SUMMARY: [0-9]+ error" "$1" | tail -1; }
 
 # --- cuda: the CUDA test programs ---
 if [[ $BUILT == 1 ]] && wants cuda; then
   for exe in "$BUILD"/tests/cuda_*_test; do
-    name=$(basename "$exe")
-    t=$(allow 300)
-    if (( t == 0 )); then record "$name" "skipped: no time left" "-"; continue; fi
-    say "$name"
-    limited "$t" "$exe" > "$LOGS/$name.log" 2>&1
-    rc=$?
-    passed=$(gtest_count PASSED "$LOGS/$name.log")
-    skipped=$(gtest_count SKIPPED "$LOGS/$name.log")
-    if (( rc == 0 )); then
-      record "$name" "ok: $passed passed, $skipped skipped" "$name.log"
-    else
-      record "$name" "FAILED (exit $rc): $(gtest_count FAILED "$LOGS/$name.log") failed, $passed passed" "$name.log"
-      grep -E "^\[  FAILED  \]|Failure|error" "$LOGS/$name.log" | head -10
-    fi
+    step "$(basename "$exe")" "$(basename "$exe").log" 300 gtest_summary "$exe"
   done
 fi
 
 # --- ctest: every other suite ---
 if [[ $BUILT == 1 ]] && wants ctest; then
-  t=$(allow 400)
-  if (( t == 0 )); then
-    record "ctest (all suites but cuda/)" "skipped: no time left" "-"
-  else
-    say "ctest, all suites but cuda/"
-    limited "$t" ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout "$t" -E '^cuda/' > "$LOGS/ctest.log" 2>&1
-    rc=$?
-    summary=$(grep -E "tests passed" "$LOGS/ctest.log" | tail -1)
-    if (( rc == 0 )); then
-      record "ctest (all suites but cuda/)" "ok: ${summary:-?}" "ctest.log"
-    else
-      record "ctest (all suites but cuda/)" "FAILED (exit $rc): ${summary:-stopped}" "ctest.log"
-      grep -E "Test +#.*(Failed|Timeout)|\*\*\*" "$LOGS/ctest.log" | head -10
-    fi
-  fi
+  step "ctest (all suites but cuda/)" "ctest.log" 400 ctest_summary \
+    ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" --timeout 400 -E '^cuda/'
 fi
 
-# A benchmark step: name, log, longest time, command...
-bench_step() {
-  local name=$1 log=$2 t
-  t=$(allow "$3")
-  shift 3
-  if (( t == 0 )); then record "$name" "skipped: no time left" "-"; return; fi
-  say "$name"
-  limited "$t" "$@" >> "$LOGS/$log" 2>&1
-  local rc=$?
-  if (( rc == 0 )); then record "$name" "ok" "$log"; else record "$name" "FAILED (exit $rc)" "$log"; fi
-}
-
 if [[ $BUILT == 1 ]] && wants kernels && [[ -x "$BUILD/cuda_kernels_bench" ]]; then
-  bench_step "cuda_kernels_bench" "cuda_kernels_bench.txt" 120 "$BUILD/cuda_kernels_bench"
+  step "cuda_kernels_bench" "cuda_kernels_bench.txt" 120 - "$BUILD/cuda_kernels_bench"
 fi
 
 # --- compare: Ember against PyTorch on this GPU ---
@@ -261,23 +246,23 @@ if [[ $BUILT == 1 ]] && wants compare; then
   cmp=("$PY" "$ROOT/tools/bench/compare_models.py" --ember "$BUILD/ember" --python "$PY" --device "$DEVICE"
        --warmup 3 --iters 20 --min-time 1 --cudnn-benchmark --write)
   export EMBER_COMMIT=$(sed -n 's/^commit: //p' "$BUNDLE/MANIFEST" 2>/dev/null)
-  bench_step "compare: resnet50 train b256 AMP channels-last" "compare.log" 240 \
+  step "compare: resnet50 train b256 AMP channels-last" "compare.log" 240 - \
     "${cmp[@]}" --model resnet50 --mode train --train-batch 256 --precision float16 --channels-last \
     --section "## GPU: ResNet-50 training at batch 256, float16 autocast, channels-last"
-  bench_step "compare: 4 models train b64 AMP channels-last" "compare.log" 240 \
+  step "compare: 4 models train b64 AMP channels-last" "compare.log" 240 - \
     "${cmp[@]}" --model ${MODELS//,/ } --mode train --train-batch 64 --precision float16 --channels-last \
     --section "## GPU: training at batch 64, float16 autocast, channels-last"
-  bench_step "compare: 4 models infer b1 float32" "compare.log" 120 \
+  step "compare: 4 models infer b1 float32" "compare.log" 120 - \
     "${cmp[@]}" --model ${MODELS//,/ } --mode infer --infer-batch 1 \
     --section "## GPU: inference at batch 1, float32"
-  bench_step "compare: 4 models infer b256 AMP channels-last" "compare.log" 180 \
+  step "compare: 4 models infer b256 AMP channels-last" "compare.log" 180 - \
     "${cmp[@]}" --model ${MODELS//,/ } --mode infer --infer-batch 256 --precision float16 --channels-last \
     --section "## GPU: inference at batch 256, float16 autocast, channels-last"
 fi
 
 # --- loader: images per second delivered to the GPU ---
 if [[ $BUILT == 1 ]] && wants loader && [[ -d "$BUNDLE/shared/data/loader_jpegs" ]]; then
-  bench_step "loader: 1, 8, $JOBS workers, to $DEVICE" "loader.log" 120 \
+  step "loader: 1, 8, $JOBS workers, to $DEVICE" "loader.log" 120 - \
     "$PY" "$ROOT/tools/bench/compare_loader.py" --ember "$BUILD/ember" --python "$PY" --device "$DEVICE" \
     --images "$BUNDLE/shared/data/loader_jpegs" --workers 1 8 "$JOBS" --min-time 4 --write
 fi
@@ -290,7 +275,7 @@ if [[ $BUILT == 1 ]] && wants train && [[ -f "$BUNDLE/shared/data/cifar10_jpg/te
   fi
   FOLDER=$(dirname "$(find "$DATA" -mindepth 2 -maxdepth 3 -name '*.jpg' -print -quit)")
   FOLDER=$(dirname "$FOLDER")
-  bench_step "train: resnet20, 1 epoch, CIFAR-10 JPEG folder, $DEVICE" "train.log" 150 \
+  step "train: resnet20, 1 epoch, CIFAR-10 JPEG folder, $DEVICE" "train.log" 150 - \
     "$BUILD/ember" train --set model.name=resnet20 --set "data.train=$FOLDER" --set data.val_split=0.1 \
     --set data.batch_size=256 --set data.workers=8 --set train.epochs=1 --set "train.device=$DEVICE" \
     --set optimizer.name=sgd --set optimizer.lr=0.1 --set output.dir="$BUILD/runs" --set output.name=cifar10_gpu
@@ -300,7 +285,7 @@ fi
 if [[ $BUILT == 1 ]] && wants fusion; then
   for fusion in "" "--no-fusion"; do
     # shellcheck disable=SC2086
-    bench_step "fusion: train b64 ${fusion:-fused}" "fusion_bench.jsonl" 90 \
+    step "fusion: train b64 ${fusion:-fused}" "fusion_bench.jsonl" 90 - \
       "$BUILD/ember" bench models --device "$DEVICE" --model resnet50,mobilenet_v2,efficientnet_b0 --mode train \
       --train-batch 64 --min-time 1 --json $fusion
   done
@@ -309,7 +294,7 @@ if [[ $BUILT == 1 ]] && wants graphs; then
   for graphs in "" "--cuda-graphs"; do
     for batches in "--infer-batch 1 --mode infer" "--train-batch 64 --mode train"; do
       # shellcheck disable=SC2086
-      bench_step "graphs: ${batches%% --mode*} ${graphs:-eager}" "graphs_bench.jsonl" 90 \
+      step "graphs: ${batches%% --mode*} ${graphs:-eager}" "graphs_bench.jsonl" 90 - \
         "$BUILD/ember" bench models --device "$DEVICE" --model resnet50,mobilenet_v2,efficientnet_b0 $batches \
         --min-time 1 --json $graphs
     done
@@ -320,20 +305,10 @@ fi
 if [[ $BUILT == 1 ]] && wants memcheck; then
   if command -v compute-sanitizer >/dev/null; then
     for exe in "$BUILD"/tests/cuda_*_test; do
-      name=$(basename "$exe")
-      t=$(allow 240)
-      if (( t == 0 )); then record "memcheck $name" "skipped: no time left" "-"; continue; fi
-      say "memcheck $name"
       # The 1,000-step allocator test and the whole-model checks are too slow under memcheck.
-      limited "$t" compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 "$exe" --gtest_brief=1 \
-        --gtest_filter=-*NoLeakOverThousandTrainingSteps*:CudaModels.* > "$LOGS/memcheck_$name.log" 2>&1
-      rc=$?
-      errors=$(grep -oE "ERROR SUMMARY: [0-9]+ error" "$LOGS/memcheck_$name.log" | tail -1)
-      if (( rc == 0 )); then
-        record "memcheck $name" "ok${errors:+ ($errors)}" "memcheck_$name.log"
-      else
-        record "memcheck $name" "FAILED (exit $rc${errors:+, $errors})" "memcheck_$name.log"
-      fi
+      step "memcheck $(basename "$exe")" "memcheck_$(basename "$exe").log" 240 memcheck_summary \
+        compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 "$exe" --gtest_brief=1 \
+        --gtest_filter=-*NoLeakOverThousandTrainingSteps*:CudaModels.*
     done
   else
     record "memcheck" "skipped: compute-sanitizer not found" "-"
