@@ -7,8 +7,11 @@
 #include <cmath>
 #include <vector>
 
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+#define EMBER_COLOR_SIMD 1
+#else
+#define EMBER_COLOR_SIMD 0
 #endif
 
 #include "engine/error.h"
@@ -235,7 +238,7 @@ void hsv_to_rgb_scalar(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift
   }
 }
 
-#if defined(__AVX2__)
+#if EMBER_COLOR_SIMD
 // Eight pixels at a time, one per 32-bit lane: the same arithmetic as the
 // scalar forms, with table reads as gathers. Pixels 0-3 travel in the low
 // 128-bit half, 4-7 in the high half, as 12 bytes each.
@@ -266,14 +269,22 @@ inline void store8(uint8_t* p, __m256i a, __m256i b, __m256i c) {
 
 struct Rgb2HsvSimd {
   const uint8_t* hue = hsv_tables().hue.data();
-  const uint8_t* sat = hsv_tables().sat.data();
   __m256i block;
   Rgb2HsvSimd() {
     alignas(32) int32_t b[8];
     hue_blocks(b);
     block = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
   }
-  // hue = table[block][max - middle][max - min], sat = table[max][max - min]
+  // PIL's saturation byte, int(float(max - min) / float(max) * 255.0) with
+  // the product in double, exact as PIL computes it (0 where max == min).
+  static __m256i saturation(__m256i cr, __m256i maxc) {
+    const __m256 q = _mm256_div_ps(_mm256_cvtepi32_ps(cr), _mm256_cvtepi32_ps(_mm256_max_epi32(maxc, _mm256_set1_epi32(1))));
+    const __m256d k = _mm256_set1_pd(255.0);
+    const __m128i lo = _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(q)), k));
+    const __m128i hi = _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(q, 1)), k));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  }
+  // hue = table[block][max - middle][max - min] (one gather)
   // (r, g, b) in, (h, s, v) out
   void operator()(__m256i& x0, __m256i& x1, __m256i& x2) const {
     const __m256i r = x0, g = x1, b = x2;
@@ -287,42 +298,51 @@ struct Rgb2HsvSimd {
                                                        _mm256_and_si256(_mm256_cmpgt_epi32(b, r), _mm256_set1_epi32(4))));
     const __m256i k = _mm256_xor_si256(gt, _mm256_set1_epi32(7));
     const __m256i hi = _mm256_add_epi32(_mm256_permutevar8x32_epi32(block, k), _mm256_add_epi32(_mm256_slli_epi32(x, 8), cr));
-    const __m256i si = _mm256_add_epi32(_mm256_slli_epi32(maxc, 8), cr);
-    const __m256i m = _mm256_set1_epi32(255);
-    x0 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(hue), hi, 1), m);
-    x1 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(sat), si, 1), m);
+    x0 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(hue), hi, 1), _mm256_set1_epi32(255));
+    x1 = saturation(cr, maxc);
     x2 = maxc;
   }
 };
 
 struct Hsv2RgbSimd {
-  const HueSectors& H = hue_sectors();
   __m256i shift;
-  explicit Hsv2RgbSimd(int hue_shift) : shift(_mm256_set1_epi32(hue_shift)) {}
-  // third = floor(num / 255 + 1/2), num = v * (odd ? 255 - f s : 255 - s + f s), in doubles (exact)
-  static __m128i third4(__m128 fs, __m128i s, __m128i v, __m128i odd) {
-    const __m256d sign = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(odd), 63));
-    const __m128i base = _mm_sub_epi32(_mm_set1_epi32(255), _mm_andnot_si128(odd, s));
-    const __m256d w = _mm256_add_pd(_mm256_cvtepi32_pd(base), _mm256_xor_pd(_mm256_cvtps_pd(fs), sign));
-    const __m256d num = _mm256_mul_pd(_mm256_cvtepi32_pd(v), w);
-    const __m256d q = _mm256_floor_pd(_mm256_add_pd(_mm256_div_pd(num, _mm256_set1_pd(255.0)), _mm256_set1_pd(0.5)));
-    return _mm256_cvttpd_epi32(q);
+  __m256i sectors;  // HueSectors::packed of sector i = 0..6 (6 wraps to 0)
+  explicit Hsv2RgbSimd(int hue_shift) : shift(_mm256_set1_epi32(hue_shift)) {
+    const HueSectors& H = hue_sectors();
+    alignas(32) int32_t s[8] = {0};
+    for (int h = 0; h < 256; ++h) s[hsv_tables().i6[static_cast<size_t>(h)]] = H.packed[static_cast<size_t>(h)];
+    sectors = _mm256_load_si256(reinterpret_cast<const __m256i*>(s));
+  }
+  // third = floor(num / 255 + 1/2), num = v * (odd ? 255 - f s : 255 - s + f s), in doubles.
+  // num is exact and num / 255 is a half exactly or at least 2^-38 from one
+  // (see hsv_to_rgb_scalar); one fused multiply-add num * (1 / 255) + 1/2
+  // errs by under 2^-43, so adding 2^-41 too rounds exact halves up and
+  // moves nothing else across an integer. The sum is positive, so truncation
+  // is the floor. sfs is f s, negated where odd.
+  static __m128i third4(__m128 sfs, __m128i base, __m128i v) {
+    const __m256d num = _mm256_mul_pd(_mm256_cvtepi32_pd(v), _mm256_add_pd(_mm256_cvtepi32_pd(base), _mm256_cvtps_pd(sfs)));
+    return _mm256_cvttpd_epi32(_mm256_fmadd_pd(num, _mm256_set1_pd(1.0 / 255.0), _mm256_set1_pd(0.5 + 0x1p-41)));
   }
   // (h, s, v) in, (r, g, b) out
   void operator()(__m256i& x0, __m256i& x1, __m256i& x2) const {
     const __m256i h = x0, s = x1, v = x2;
     const __m256i m = _mm256_set1_epi32(255);
     const __m256i hs = _mm256_and_si256(_mm256_add_epi32(h, shift), m);
-    const __m256 f = _mm256_i32gather_ps(H.f.data(), hs, 4);
-    const __m256i info = _mm256_i32gather_epi32(H.packed.data(), hs, 4);
+    // sector i = floor(6 hs / 255) (z / 255 = (z * 0x8081) >> 23 for z < 2^16),
+    // f = (6 hs - 255 i) / 255 rounded to float, as PIL's float of the double h * 6 / 255 - i
+    const __m256i h6 = _mm256_add_epi32(_mm256_slli_epi32(hs, 2), _mm256_slli_epi32(hs, 1));
+    const __m256i i = _mm256_srli_epi32(_mm256_mulhi_epu16(h6, _mm256_set1_epi32(0x8081)), 7);
+    const __m256i rem = _mm256_add_epi32(_mm256_sub_epi32(h6, _mm256_slli_epi32(i, 8)), i);  // 6 hs - 255 i
+    const __m256 f = _mm256_div_ps(_mm256_cvtepi32_ps(rem), _mm256_set1_ps(255.f));
+    const __m256i info = _mm256_permutevar8x32_epi32(sectors, i);
     const __m256 fs = _mm256_mul_ps(f, _mm256_cvtepi32_ps(s));
+    // odd sectors: 255 - f s; even ones: 255 - s + f s
     const __m256i odd = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_srli_epi32(info, 24));  // -1 or 0
+    const __m256 sfs = _mm256_xor_ps(fs, _mm256_castsi256_ps(_mm256_slli_epi32(odd, 31)));
+    const __m256i base = _mm256_sub_epi32(m, _mm256_andnot_si256(odd, s));
     const __m256i third = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(third4(_mm256_castps256_ps128(fs), _mm256_castsi256_si128(s), _mm256_castsi256_si128(v),
-                                      _mm256_castsi256_si128(odd))),
-        third4(_mm256_extractf128_ps(fs, 1), _mm256_extracti128_si256(s, 1), _mm256_extracti128_si256(v, 1),
-               _mm256_extracti128_si256(odd, 1)),
-        1);
+        _mm256_castsi128_si256(third4(_mm256_castps256_ps128(sfs), _mm256_castsi256_si128(base), _mm256_castsi256_si128(v))),
+        third4(_mm256_extractf128_ps(sfs, 1), _mm256_extracti128_si256(base, 1), _mm256_extracti128_si256(v, 1)), 1);
     // p = floor((v (255 - s) + 127) / 255); z / 255 = (z * 0x8081) >> 23 for z < 2^16
     const __m256i z = _mm256_add_epi32(_mm256_mullo_epi16(v, _mm256_sub_epi32(m, s)), _mm256_set1_epi32(127));
     const __m256i p = _mm256_srli_epi32(_mm256_mulhi_epu16(z, _mm256_set1_epi32(0x8081)), 7);
@@ -363,7 +383,7 @@ void hsv_to_rgb_reference(const uint8_t* hsv, uint8_t* rgb) { hsv_to_rgb(hsv_tab
 
 void rgb_to_hsv_fast(const uint8_t* rgb, uint8_t* hsv, size_t n) {
   size_t i = 0;
-#if defined(__AVX2__)
+#if EMBER_COLOR_SIMD
   i = map_triples8(rgb, hsv, n, Rgb2HsvSimd());
 #endif
   rgb_to_hsv_scalar(rgb + 3 * i, hsv + 3 * i, n - i);
@@ -371,7 +391,7 @@ void rgb_to_hsv_fast(const uint8_t* rgb, uint8_t* hsv, size_t n) {
 
 void hsv_to_rgb_fast(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shift) {
   size_t i = 0;
-#if defined(__AVX2__)
+#if EMBER_COLOR_SIMD
   i = map_triples8(hsv, rgb, n, Hsv2RgbSimd(hue_shift));
 #endif
   hsv_to_rgb_scalar(hsv + 3 * i, rgb + 3 * i, n - i, hue_shift);
@@ -386,28 +406,46 @@ void hsv_to_rgb_portable(const uint8_t* hsv, uint8_t* rgb, size_t n, int hue_shi
 
 namespace {
 
-// PIL's grey of n packed RGB pixels: its sum, or (sum == nullptr) the grey
-// written three times per pixel to out.
-void pil_grey_pixels(const uint8_t* rgb, size_t n, uint64_t* sum, uint8_t* out) {
+// PIL's grey (mode "L") of 8 pixels in 32-bit lanes:
+// (19595 r + 38470 g + 7471 b + 2^15) >> 16.
+#if EMBER_COLOR_SIMD
+inline __m256i grey8(__m256i r, __m256i g, __m256i b) {
+  return _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(r, _mm256_set1_epi32(19595)), _mm256_mullo_epi32(g, _mm256_set1_epi32(38470))),
+                       _mm256_add_epi32(_mm256_mullo_epi32(b, _mm256_set1_epi32(7471)), _mm256_set1_epi32(0x8000))),
+      16);
+}
+
+// blend() of 8 lanes: float32 in1 + alpha * (in2 - in1), clipped, truncated.
+inline __m256i blend8(__m256i in1, __m256i in2, __m256 alpha) {
+  const __m256 t = _mm256_add_ps(_mm256_cvtepi32_ps(in1), _mm256_mul_ps(alpha, _mm256_cvtepi32_ps(_mm256_sub_epi32(in2, in1))));
+  return _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(255.f)));
+}
+
+// Stores three vectors of bytes in 32-bit lanes as exactly 8 packed triples
+// (24 bytes), so that a pass may write over the pixels it is reading.
+inline void store8_exact(uint8_t* p, __m256i a, __m256i b, __m256i c) {
+  const __m256i w = _mm256_or_si256(a, _mm256_or_si256(_mm256_slli_epi32(b, 8), _mm256_slli_epi32(c, 16)));
+  const __m256i k = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                     0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m256i x = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(w, k), _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(x));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p + 16), _mm256_extracti128_si256(x, 1));
+}
+#endif
+
+// The sum of PIL's grey over n packed RGB pixels (contrast's mean).
+uint64_t pil_grey_sum(const uint8_t* rgb, size_t n) {
   size_t i = 0;
   uint64_t total = 0;
-#if defined(__AVX2__)
-  const __m256i wr = _mm256_set1_epi32(19595), wg = _mm256_set1_epi32(38470), wb = _mm256_set1_epi32(7471);
+#if EMBER_COLOR_SIMD
   __m256i acc = _mm256_setzero_si256();  // 8 sums of at most 2^16 greys each, then flushed
   const size_t end = simd_end(n);
   while (i < end) {
     for (const size_t stop = std::min(end, i + kSimd * 65536); i < stop; i += kSimd) {
       __m256i r, g, b;
       load8(rgb + 3 * i, r, g, b);
-      // (19595 r + 38470 g + 7471 b + 2^15) >> 16
-      const __m256i y = _mm256_srli_epi32(
-          _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(r, wr), _mm256_mullo_epi32(g, wg)),
-                           _mm256_add_epi32(_mm256_mullo_epi32(b, wb), _mm256_set1_epi32(0x8000))),
-          16);
-      if (sum)
-        acc = _mm256_add_epi32(acc, y);
-      else
-        store8(out + 3 * i, y, y, y);
+      acc = _mm256_add_epi32(acc, grey8(r, g, b));
     }
     alignas(32) uint32_t lanes[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
@@ -415,32 +453,186 @@ void pil_grey_pixels(const uint8_t* rgb, size_t n, uint64_t* sum, uint8_t* out) 
     acc = _mm256_setzero_si256();
   }
 #endif
-  for (; i < n; ++i) {
-    const int y = pil_grey(rgb + 3 * i);
-    if (sum)
-      total += static_cast<uint64_t>(y);
-    else
-      out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = static_cast<uint8_t>(y);
-  }
-  if (sum) *sum = total;
+  for (; i < n; ++i) total += static_cast<uint64_t>(pil_grey(rgb + 3 * i));
+  return total;
 }
 
-// adjust_hue's pass: rgb_to_hsv, hue shift, hsv_to_rgb, pixel by pixel.
-void hue_shift_pixels(const uint8_t* src, uint8_t* dst, size_t n, int shift) {
-  size_t i = 0;
-#if defined(__AVX2__)
-  const Rgb2HsvSimd to_hsv;
-  const Hsv2RgbSimd to_rgb(shift);
-  i = map_triples8(src, dst, n, [&](__m256i& a, __m256i& b, __m256i& c) {
-    to_hsv(a, b, c);
-    to_rgb(a, b, c);
-  });
-#endif
-  uint8_t hsv[3];
-  for (; i < n; ++i) {
-    rgb_to_hsv_scalar(src + 3 * i, hsv, 1);
-    hsv_to_rgb_scalar(hsv, dst + 3 * i, 1, shift);
+// One adjustment in a fused colour pass over RGB pixels.
+struct ColorStep {
+  enum Kind { kBlendToward, kSaturation, kHue } kind;
+  float factor = 1;  // the blend factor (brightness, contrast, saturation)
+  int toward = 0;    // kBlendToward: the grey blended toward (0 for brightness, the mean for contrast)
+  int hue_shift = 0; // kHue: added to PIL's hue byte, mod 256
+};
+
+void apply_steps_scalar(const ColorStep* steps, size_t count, uint8_t* px) {
+  for (size_t k = 0; k < count; ++k) {
+    const ColorStep& s = steps[k];
+    switch (s.kind) {
+      case ColorStep::kBlendToward:
+        for (int c = 0; c < 3; ++c) px[c] = blend(s.toward, px[c], s.factor);
+        break;
+      case ColorStep::kSaturation: {
+        const int g = pil_grey(px);
+        for (int c = 0; c < 3; ++c) px[c] = blend(g, px[c], s.factor);
+        break;
+      }
+      case ColorStep::kHue: {
+        uint8_t hsv[3];
+        rgb_to_hsv_scalar(px, hsv, 1);
+        hsv_to_rgb_scalar(hsv, px, 1, s.hue_shift);
+        break;
+      }
+    }
   }
+}
+
+// Runs `steps` in order over n packed RGB pixels from src to dst (which may
+// be src itself): every pixel goes through all of them while it is in
+// registers, so ColorJitter reads and writes the image once (twice where
+// contrast, which needs the mean grey of the image before it, comes after
+// another adjustment). Returns the sum of the output's PIL grey values if
+// kSum, else 0.
+template <bool kSum>
+uint64_t run_color_pass(const uint8_t* src, uint8_t* dst, size_t n, const std::vector<ColorStep>& steps, bool simd) {
+  size_t i = 0;
+  uint64_t total = 0;
+#if EMBER_COLOR_SIMD
+  if (simd) {
+    struct Prepared {
+      ColorStep::Kind kind;
+      __m256 factor;
+      __m256i toward;
+      Hsv2RgbSimd to_rgb;
+    };
+    std::vector<Prepared> prep;
+    for (const ColorStep& s : steps)
+      prep.push_back({s.kind, _mm256_set1_ps(s.factor), _mm256_set1_epi32(s.toward), Hsv2RgbSimd(s.hue_shift)});
+    const Rgb2HsvSimd to_hsv;
+    __m256i acc = _mm256_setzero_si256();
+    const size_t end = simd_end(n);
+    while (i < end) {
+      for (const size_t stop = std::min(end, i + kSimd * 65536); i < stop; i += kSimd) {
+        __m256i r, g, b;
+        load8(src + 3 * i, r, g, b);
+        for (const Prepared& s : prep) {
+          switch (s.kind) {
+            case ColorStep::kBlendToward:
+              r = blend8(s.toward, r, s.factor), g = blend8(s.toward, g, s.factor), b = blend8(s.toward, b, s.factor);
+              break;
+            case ColorStep::kSaturation: {
+              const __m256i y = grey8(r, g, b);
+              r = blend8(y, r, s.factor), g = blend8(y, g, s.factor), b = blend8(y, b, s.factor);
+              break;
+            }
+            case ColorStep::kHue:
+              to_hsv(r, g, b);
+              s.to_rgb(r, g, b);
+              break;
+          }
+        }
+        if constexpr (kSum) acc = _mm256_add_epi32(acc, grey8(r, g, b));
+        store8_exact(dst + 3 * i, r, g, b);
+      }
+      alignas(32) uint32_t lanes[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+      for (uint32_t v : lanes) total += v;
+      acc = _mm256_setzero_si256();
+    }
+  }
+#endif
+  for (; i < n; ++i) {
+    uint8_t px[3] = {src[3 * i], src[3 * i + 1], src[3 * i + 2]};
+    apply_steps_scalar(steps.data(), steps.size(), px);
+    std::copy(px, px + 3, dst + 3 * i);
+    if constexpr (kSum) total += static_cast<uint64_t>(pil_grey(px));
+  }
+  return total;
+}
+
+// PIL's contrast reference: int(mean of the "L" image + 0.5).
+int mean_grey(uint64_t sum, size_t n) { return static_cast<int>(static_cast<double>(sum) / static_cast<double>(n) + 0.5); }
+
+// ColorJitter on an RGB image as fused passes: the adjustments in p's order
+// accumulate into one pass until a contrast adjustment, which needs the
+// mean grey of the image so far; the pass up to it also returns that sum.
+Image color_jitter_rgb(const Image& src, const ColorJitterParams& p, bool simd) {
+  const size_t n = static_cast<size_t>(src.height) * src.width;
+  const Image* cur = &src;
+  Image img;
+  std::vector<ColorStep> steps;
+  auto run = [&](bool sum) -> uint64_t {
+    if (steps.empty()) return sum ? pil_grey_sum(cur->pixels.data(), n) : 0;
+    if (cur != &img) img = Image(src.height, src.width, 3);
+    const uint8_t* in = cur->pixels.data();
+    uint8_t* out = img.pixels.data();
+    const uint64_t total = sum ? run_color_pass<true>(in, out, n, steps, simd) : run_color_pass<false>(in, out, n, steps, simd);
+    cur = &img;
+    steps.clear();
+    return total;
+  };
+  for (int fn : p.order) {
+    switch (fn) {
+      case 0:
+        if (p.brightness == 1) break;
+        EMBER_CHECK(p.brightness >= 0, "color_jitter", "brightness must be >= 0, got ", p.brightness);
+        steps.push_back({ColorStep::kBlendToward, static_cast<float>(p.brightness), 0, 0});
+        break;
+      case 1:
+        if (p.contrast == 1) break;
+        EMBER_CHECK(p.contrast >= 0, "color_jitter", "contrast must be >= 0, got ", p.contrast);
+        steps.push_back({ColorStep::kBlendToward, static_cast<float>(p.contrast), mean_grey(run(true), n), 0});
+        break;
+      case 2:
+        if (p.saturation == 1) break;
+        EMBER_CHECK(p.saturation >= 0, "color_jitter", "saturation must be >= 0, got ", p.saturation);
+        steps.push_back({ColorStep::kSaturation, static_cast<float>(p.saturation), 0, 0});
+        break;
+      case 3:
+        if (p.hue == 0) break;
+        EMBER_CHECK(p.hue >= -0.5 && p.hue <= 0.5, "color_jitter", "hue must be in [-0.5, 0.5], got ", p.hue);
+        // torchvision: np_h += np.uint8(hue_factor * 255), wrapping mod 256.
+        steps.push_back({ColorStep::kHue, 1, 0, static_cast<int>(static_cast<uint8_t>(static_cast<int>(p.hue * 255)))});
+        break;
+      default: fail("color_jitter", "bad order entry ", fn);
+    }
+  }
+  run(false);
+  return cur == &img ? std::move(img) : src;
+}
+
+// ColorJitter on a grey image: brightness and contrast (saturation and hue
+// leave grey unchanged), a table pass each.
+Image color_jitter_grey(const Image& src, const ColorJitterParams& p) {
+  Image img = src;
+  std::array<uint8_t, 256> lut;
+  for (int fn : p.order) {
+    int toward = 0;
+    double factor = 1;
+    if (fn == 0) {
+      factor = p.brightness;
+      EMBER_CHECK(factor >= 0, "color_jitter", "brightness must be >= 0, got ", factor);
+    } else if (fn == 1) {
+      factor = p.contrast;
+      EMBER_CHECK(factor >= 0, "color_jitter", "contrast must be >= 0, got ", factor);
+      if (factor != 1) {
+        uint64_t sum = 0;
+        for (uint8_t v : img.pixels) sum += v;
+        toward = mean_grey(sum, img.pixels.size());
+      }
+    } else {
+      EMBER_CHECK(fn == 2 || fn == 3, "color_jitter", "bad order entry ", fn);
+    }
+    if (factor == 1) continue;
+    for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = blend(toward, v, static_cast<float>(factor));
+    for (uint8_t& v : img.pixels) v = lut[v];
+  }
+  return img;
+}
+
+Image color_jitter_impl(const Image& src, const ColorJitterParams& p, bool simd) {
+  EMBER_CHECK(src.channels == 3 || src.channels == 1, "color_jitter", "expects a grey or RGB image, got ", src.shape_str());
+  return src.channels == 3 ? color_jitter_rgb(src, p, simd) : color_jitter_grey(src, p);
 }
 
 }  // namespace
@@ -455,52 +647,26 @@ Image adjust_brightness(const Image& src, double factor) {
 Image adjust_contrast(const Image& src, double factor) {
   EMBER_CHECK(factor >= 0, "adjust_contrast", "factor must be >= 0, got ", factor);
   check_rgb(src, "adjust_contrast");
-  // PIL: int(mean of the "L" image + 0.5).
-  uint64_t sum = 0;
-  const size_t n = static_cast<size_t>(src.height) * src.width;
-  if (src.channels == 3) {
-    pil_grey_pixels(src.pixels.data(), n, &sum, nullptr);
-  } else {
-    for (size_t i = 0; i < n; ++i) sum += src.pixels[i];
-  }
-  const int mean = static_cast<int>(static_cast<double>(sum) / static_cast<double>(n) + 0.5);
-  std::array<uint8_t, 256> lut;
-  for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = blend(mean, v, static_cast<float>(factor));
-  return apply_lut(src, lut);
+  ColorJitterParams p;
+  p.contrast = factor;
+  return color_jitter_impl(src, p, true);
 }
 
 Image adjust_saturation(const Image& src, double factor) {
   EMBER_CHECK(factor >= 0, "adjust_saturation", "factor must be >= 0, got ", factor);
   check_rgb(src, "adjust_saturation");
-  if (src.channels == 1) return src;
-  Image dst(src.height, src.width, 3);
-  const float a = static_cast<float>(factor);
-  // Row by row: each pixel's grey, repeated for its three bytes, then one
-  // blend per byte, a loop the compiler vectorises.
-  const int64_t n = src.row_bytes();
-  std::vector<uint8_t> grey(static_cast<size_t>(n));
-  for (int y = 0; y < src.height; ++y) {
-    const uint8_t* __restrict s = src.row(y);
-    uint8_t* __restrict g = grey.data();
-    uint8_t* __restrict d = dst.row(y);
-    pil_grey_pixels(s, static_cast<size_t>(src.width), nullptr, g);
-    for (int64_t j = 0; j < n; ++j) d[j] = blend(g[j], s[j], a);
-  }
-  return dst;
+  ColorJitterParams p;
+  p.saturation = factor;
+  return color_jitter_impl(src, p, true);
 }
 
 Image adjust_hue(const Image& src, double hue_factor) {
   EMBER_CHECK(hue_factor >= -0.5 && hue_factor <= 0.5, "adjust_hue", "hue_factor must be in [-0.5, 0.5], got ",
               hue_factor);
   check_rgb(src, "adjust_hue");
-  if (src.channels == 1) return src;
-  // torchvision: np_h += np.uint8(hue_factor * 255), wrapping mod 256.
-  const int shift = static_cast<int>(static_cast<uint8_t>(static_cast<int>(hue_factor * 255)));
-  Image dst(src.height, src.width, 3);
-  const uint8_t* s = src.pixels.data();
-  uint8_t* d = dst.pixels.data();
-  hue_shift_pixels(s, d, static_cast<size_t>(src.height) * src.width, shift);
-  return dst;
+  ColorJitterParams p;
+  p.hue = hue_factor;
+  return color_jitter_impl(src, p, true);
 }
 
 Image to_grayscale(const Image& src, int out_channels) {
@@ -509,76 +675,8 @@ Image to_grayscale(const Image& src, int out_channels) {
   return out_channels == 3 ? convert_channels(grey, 3) : grey;
 }
 
-Image color_jitter(const Image& src, const ColorJitterParams& p) {
-  // Brightness and contrast are tables, so adjacent ones compose into one
-  // table applied in a single pass (contrast's mean is taken through the
-  // pending table); saturation and hue flush it first. `cur` is the input
-  // until the first pass writes `img`; later passes work in place, so the
-  // source is never copied for its own sake.
-  const Image* cur = &src;
-  Image img;
-  std::array<uint8_t, 256> lut;
-  for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-  bool pending = false;
-  auto flush = [&] {
-    if (!pending) return;
-    if (cur == &img) {
-      for (uint8_t& v : img.pixels) v = lut[v];
-    } else {
-      img = apply_lut(*cur, lut);
-      cur = &img;
-    }
-    pending = false;
-  };
-  for (int fn : p.order) {
-    switch (fn) {
-      case 0:
-        if (p.brightness == 1) break;
-        EMBER_CHECK(p.brightness >= 0, "color_jitter", "brightness must be >= 0");
-        for (uint8_t& v : lut) v = blend(0, v, static_cast<float>(p.brightness));
-        pending = true;
-        break;
-      case 1: {
-        if (p.contrast == 1) break;
-        EMBER_CHECK(p.contrast >= 0, "color_jitter", "contrast must be >= 0");
-        uint64_t sum = 0;
-        const size_t n = static_cast<size_t>(cur->height) * cur->width;
-        if (cur->channels == 3 && pending) {
-          // One pass for the pending table beats reading it through gathers.
-          flush();
-          for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-        }
-        const uint8_t* s = cur->pixels.data();
-        if (cur->channels == 3) {
-          pil_grey_pixels(s, n, &sum, nullptr);
-        } else {
-          for (size_t i = 0; i < n; ++i) sum += lut[s[i]];
-        }
-        const int mean = static_cast<int>(static_cast<double>(sum) / static_cast<double>(n) + 0.5);
-        for (uint8_t& v : lut) v = blend(mean, v, static_cast<float>(p.contrast));
-        pending = true;
-        break;
-      }
-      case 2:
-        if (p.saturation == 1) break;
-        flush();
-        img = adjust_saturation(*cur, p.saturation);
-        cur = &img;
-        break;
-      case 3:
-        if (p.hue == 0) break;
-        flush();
-        img = adjust_hue(*cur, p.hue);
-        cur = &img;
-        break;
-      default: fail("color_jitter", "bad order entry ", fn);
-    }
-    if (!pending) {
-      for (int v = 0; v < 256; ++v) lut[static_cast<size_t>(v)] = static_cast<uint8_t>(v);
-    }
-  }
-  flush();
-  return cur == &img ? std::move(img) : src;
-}
+Image color_jitter(const Image& src, const ColorJitterParams& p) { return color_jitter_impl(src, p, true); }
+
+Image color_jitter_portable(const Image& src, const ColorJitterParams& p) { return color_jitter_impl(src, p, false); }
 
 }  // namespace ember

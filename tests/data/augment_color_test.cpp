@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 
 #include "data/augment/ops.h"
@@ -136,6 +137,59 @@ TEST(Color, ColorJitterSameParametersSameOutput) {
     json a{{"brightness", q.brightness}, {"contrast", q.contrast}, {"saturation", q.saturation}, {"hue", q.hue}, {"order", q.order}};
     expect_close(op.apply_with(img, q), tv().call_image("t.color_jitter", a, img), 0, "ColorJitter vs T");
   }
+}
+
+// The fused SIMD pass against the scalar per-pixel code (each adjustment
+// PIL's arithmetic, one after the other) for every order of the four
+// adjustments, on a photo and on an image of 2^20 colours (every 16th of
+// all of them, offset so that the low bits vary); contrast after another
+// adjustment needs the mean of the image so far, which the pass before it
+// returns.
+TEST(Color, ColorJitterFusedPassEqualsScalarForEveryOrder) {
+  EMBER_NEED_SHARED_DATA();
+  Image all(1024, 1024, 3);
+  for (size_t j = 0; j < all.pixels.size(); ++j) {
+    const size_t colour = j / 3 * 16 + j / 3 % 16;
+    all.pixels[j] = static_cast<uint8_t>(colour >> (16 - 8 * (j % 3)));
+  }
+  Image parrot = photo("parrot.jpg");
+  std::array<int, 4> order = {0, 1, 2, 3};
+  int orders = 0;
+  do {
+    ColorJitterParams q;
+    q.brightness = 1.31, q.contrast = 0.62, q.saturation = 1.45, q.hue = -0.17;
+    q.order = order;
+    for (const Image* img : {&parrot, &all}) {
+      Image fast = color_jitter(*img, q), slow = color_jitter_portable(*img, q);
+      ASSERT_EQ(fast.pixels.size(), slow.pixels.size());
+      const auto diff = std::mismatch(fast.pixels.begin(), fast.pixels.end(), slow.pixels.begin());
+      ASSERT_TRUE(diff.first == fast.pixels.end())
+          << "order " << order[0] << order[1] << order[2] << order[3] << ", " << img->shape_str() << ": byte "
+          << diff.first - fast.pixels.begin() << " is " << int{*diff.first} << ", scalar " << int{*diff.second};
+    }
+    ++orders;
+  } while (std::next_permutation(order.begin(), order.end()));
+  EXPECT_EQ(orders, 24);
+}
+
+// Every order against torchvision, with one adjustment left out (factor 1)
+// in some, on a photo whose size is not a multiple of the 8-pixel vectors.
+TEST(Color, ColorJitterEveryOrderAgainstTorchvision) {
+  EMBER_NEED_SHARED_DATA();
+  EMBER_NEED_ORACLE(tv());
+  Image img = photo("coffee.png");
+  std::array<int, 4> order = {0, 1, 2, 3};
+  int k = 0;
+  do {
+    ColorJitterParams q;
+    q.brightness = 0.73 + 0.03 * k, q.contrast = 1.38 - 0.02 * k, q.saturation = 0.55 + 0.04 * k, q.hue = 0.31 - 0.025 * k;
+    if (k % 5 == 4) q.contrast = 1;
+    if (k % 7 == 6) q.hue = 0;
+    q.order = order;
+    json a{{"brightness", q.brightness}, {"contrast", q.contrast}, {"saturation", q.saturation}, {"hue", q.hue}, {"order", q.order}};
+    expect_close(color_jitter(img, q), tv().call_image("t.color_jitter", a, img), 0, "ColorJitter vs T, order " + std::to_string(k));
+    ++k;
+  } while (std::next_permutation(order.begin(), order.end()));
 }
 
 TEST(Tensor, NormalizeAndToTensor) {

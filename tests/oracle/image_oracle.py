@@ -64,7 +64,7 @@ def t_color_jitter(img, a):
             p = TF.adjust_contrast(p, a["contrast"])
         elif fn == 2:
             p = TF.adjust_saturation(p, a["saturation"])
-        elif fn == 3:
+        elif fn == 3 and a["hue"] != 0:  # ColorJitter(hue=0) leaves hue out (its HSV round trip is lossy)
             p = TF.adjust_hue(p, a["hue"])
     return arr(p)
 
