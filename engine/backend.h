@@ -270,6 +270,11 @@ class Backend {
     (void)fn;
     return nullptr;
   }
+  // Whether capture_graph is recording `device`'s work on this thread now.
+  virtual bool capturing(Device device) const {
+    (void)device;
+    return false;
+  }
 };
 
 // The backend for a device; throws if that device type is unavailable

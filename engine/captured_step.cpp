@@ -7,7 +7,10 @@ namespace ember {
 CapturedStep::CapturedStep(Device device, std::function<void()> fn, int warmup)
     : device_(device), fn_(std::move(fn)), warmup_(warmup) {
   EMBER_CHECK(fn_, "CapturedStep", "needs a function to run");
-  EMBER_CHECK(warmup >= 0, "CapturedStep", "warm-up count must be non-negative, got ", warmup);
+  // Without an eager call first, the cuBLAS/cuDNN handles (which allocate)
+  // would be made inside the capture, and state an op makes on its first run
+  // (SGD starting its momentum buffer) would be recorded and replayed.
+  EMBER_CHECK(warmup >= 1, "CapturedStep", "needs at least 1 warm-up call before capturing, got ", warmup);
 }
 
 void CapturedStep::operator()() {

@@ -7,11 +7,15 @@
 //     opt.zero_grad();
 //     loss = cross_entropy(model(x), y);
 //     loss.backward();
-//     opt.step();
 //   });
-//   for (batch : loader) { x.copy_(batch.images); y.copy_(batch.labels); step(); }
+//   for (batch : loader) { x.copy_(batch.images); y.copy_(batch.labels); step(); opt.step(); }
 //
-// Every call performs exactly one step. The first `warmup` calls run `fn`
+// The optimizer steps outside the graph: Adam's bias corrections and a
+// scheduled learning rate change every step and are kernel arguments, so a
+// captured optimizer step would replay the first ones (Adam refuses to be
+// captured for that reason).
+//
+// Every call performs exactly one step. The first `warmup` (at least 1) calls run `fn`
 // eagerly, so that what is made once (optimizer state, cuDNN's timed
 // algorithm choices, the cuBLAS and cuDNN handles, which allocate, and the
 // kernels' code, loaded at first launch) exists before the capture; the next

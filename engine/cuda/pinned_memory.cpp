@@ -93,6 +93,9 @@ class PinnedAllocator final : public Allocator {
     Block* b = find(ptr, 1);
     if (!b) return;
     DeviceGuard guard(device);  // an event is recorded on a stream of the device it was created on
+    // A pinned buffer that stays alive and is copied every step would
+    // otherwise gather one event per copy.
+    drop_finished(b);
     cudaEvent_t e = nullptr;
     EMBER_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "pinned memory");
     b->events.push_back(e);
@@ -115,16 +118,20 @@ class PinnedAllocator final : public Allocator {
     return b->ptr;
   }
 
+  // Destroys the events of finished uses.
+  static void drop_finished(Block* b) {
+    std::erase_if(b->events, [](cudaEvent_t e) {
+      if (cudaEventQuery(e) == cudaErrorNotReady) return false;
+      cudaGetLastError();  // an error of a failed copy surfaces elsewhere; do not leave it pending
+      cudaEventDestroy(e);
+      return true;
+    });
+  }
+
   // True when every recorded use has finished (finished events are dropped).
   static bool events_done(Block* b) {
-    while (!b->events.empty()) {
-      cudaError_t err = cudaEventQuery(b->events.back());
-      if (err == cudaErrorNotReady) return false;
-      cudaGetLastError();  // an error of a failed copy surfaces elsewhere; do not leave it pending
-      cudaEventDestroy(b->events.back());
-      b->events.pop_back();
-    }
-    return true;
+    drop_finished(b);
+    return b->events.empty();
   }
 
   Block* find(const void* ptr, size_t nbytes) const {

@@ -242,10 +242,42 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor add(const Tensor& a, Scalar b) { return add(a, wrap_scalar(b, a)); }
-Tensor sub(const Tensor& a, Scalar b) { return sub(a, wrap_scalar(b, a)); }
-Tensor mul(const Tensor& a, Scalar b) { return mul(a, wrap_scalar(b, a)); }
-Tensor div(const Tensor& a, Scalar b) { return div(a, wrap_scalar(b, a)); }
+namespace {
+
+// Whether a float16/bfloat16 tensor's dtype holds the scalar exactly. One it
+// does not hold (1e-5, or 70000, past float16's 65504) would be rounded, or
+// become inf, before the op; PyTorch computes such ops in float32 with the
+// scalar as given and rounds the result once.
+bool holds_exactly(DType dtype, Scalar b) {
+  const double v = b.to_double();
+  if (std::isnan(v)) return true;
+  const float f = static_cast<float>(v);
+  if (static_cast<double>(f) != v) return false;
+  return dtype == DType::Float16 ? static_cast<float>(Half(f)) == f : static_cast<float>(BFloat16(f)) == f;
+}
+
+// a (op) b for a scalar b: in a's dtype, or for a 16-bit tensor and a scalar
+// its dtype cannot hold, in float32 and rounded back once.
+template <class Op>
+Tensor with_scalar(const Tensor& a, Scalar b, Op op) {
+  if (is_16bit_float(a.dtype()) && !holds_exactly(a.dtype(), b)) return op(a.to(DType::Float32), b).to(a.dtype());
+  return op(a, wrap_scalar(b, a));
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, Scalar b) {
+  return with_scalar(a, b, [](const Tensor& x, const auto& y) { return add(x, y); });
+}
+Tensor sub(const Tensor& a, Scalar b) {
+  return with_scalar(a, b, [](const Tensor& x, const auto& y) { return sub(x, y); });
+}
+Tensor mul(const Tensor& a, Scalar b) {
+  return with_scalar(a, b, [](const Tensor& x, const auto& y) { return mul(x, y); });
+}
+Tensor div(const Tensor& a, Scalar b) {
+  return with_scalar(a, b, [](const Tensor& x, const auto& y) { return div(x, y); });
+}
 
 // --- Comparisons ---
 
@@ -412,6 +444,16 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
   double hi = max ? max->to_double() : std::numeric_limits<double>::infinity();
   bool float_bound = (min && !min->is_integral()) || (max && !max->is_integral());
   Tensor in = (float_bound && !is_floating(x.dtype())) ? x.to(DType::Float32) : x;
+  if (!is_floating(in.dtype()) && in.dtype() != DType::Bool) {
+    // An integer bound outside the tensor's range would wrap when cast to it
+    // (min=-1 on uint8 becomes 255); PyTorch refuses it the same way.
+    const double type_lo = in.dtype() == DType::UInt8 ? 0.0 : in.dtype() == DType::Int32 ? -2147483648.0 : -9223372036854775808.0;
+    const double type_hi = in.dtype() == DType::UInt8 ? 255.0 : in.dtype() == DType::Int32 ? 2147483647.0 : 9223372036854775807.0;
+    for (const auto& bound : {min, max}) {
+      EMBER_CHECK(!bound || (bound->to_double() >= type_lo && bound->to_double() <= type_hi), "clamp", "bound ",
+                  bound->to_double(), " cannot be converted to ", dtype_name(in.dtype()), " without overflow");
+    }
+  }
   Tensor out = unary_kernel(in, UnaryOp::Clamp, "clamp", {lo, hi});
   record_unary("ClampBackward", out, x, x, [lo, hi](const Tensor& g, const Tensor& s) {
     return binary_kernel(g, s, BinaryOp::ClampBackward, "clamp", {lo, hi});

@@ -49,17 +49,27 @@ void check_weight(const Tensor& weight, int64_t C, const Tensor& input, const ch
               input.device().str());
 }
 
+// float32 for 16-bit tensors: the summed weights and losses of the mean
+// (over 65504 counted targets in a float16 segmentation batch) would
+// overflow float16; PyTorch accumulates them in float32 too.
+Tensor widened(const Tensor& t) { return is_16bit_float(t.dtype()) ? t.to(DType::Float32) : t; }
+
+// The summed weights of the samples that count, in float32 for 16-bit losses.
+Tensor total_weight_of(const Tensor& used) { return sum(widened(used)); }
+
 // [M] per-sample losses under a reduction; the mean divides by the summed
 // weights of the samples that count (PyTorch's weighted mean), and
 // per_sample_grad is its backward: the upstream gradient for each sample.
 Tensor reduce_weighted(const Tensor& losses, const Tensor& total_weight, Reduction red) {
-  return red == Reduction::None ? losses : red == Reduction::Sum ? sum(losses) : div(sum(losses), total_weight);
+  if (red == Reduction::None) return losses;
+  if (red == Reduction::Sum) return sum(losses);
+  return div(sum(widened(losses)), total_weight).to(losses.dtype());
 }
 
 Tensor per_sample_grad(const Tensor& g, const Tensor& total_weight, Reduction red, int64_t M) {
   return red == Reduction::None ? g.reshape({M}).contiguous()
          : red == Reduction::Sum ? g.expand({M}).contiguous()
-                                 : div(g, total_weight).expand({M}).contiguous();
+                                 : div(widened(g), total_weight).to(g.dtype()).expand({M}).contiguous();
 }
 
 // nll on [M, C] log-probabilities and [M] targets; returns the reduced loss
@@ -72,7 +82,7 @@ Tensor nll_2d(const Tensor& logp, const Tensor& target, const Tensor& weight, in
   Tensor losses = empty({M}, TensorOptions(logp.dtype(), logp.device()));
   Tensor used = empty({M}, TensorOptions(logp.dtype(), logp.device()));
   if (M > 0) backend(logp.device()).nll_loss_forward(losses, used, lp, tg, w, ignore_index);
-  Tensor total_weight = sum(used);
+  Tensor total_weight = total_weight_of(used);
   Tensor out = reduce_weighted(losses, total_weight, red);
   if (any_requires_grad({logp})) {
     record("NllLossBackward", out, {logp},
@@ -104,7 +114,7 @@ Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const Ten
   const TensorOptions opts(x.dtype(), x.device());
   Tensor losses = empty({M}, opts), used = empty({M}, opts), lse = empty({M}, opts);
   if (M > 0) backend(x.device()).cross_entropy_forward(losses, used, lse, x, tg, w, ignore_index, label_smoothing);
-  Tensor total_weight = sum(used);
+  Tensor total_weight = total_weight_of(used);
   Tensor out = reduce_weighted(losses, total_weight, red);
   if (any_requires_grad({rows})) {
     record("CrossEntropyBackward", out, {rows},

@@ -163,13 +163,18 @@ Tensor mean(const Tensor& x, const Dims& dims_in, bool keepdim) {
   check_floating(x, "mean");
   Dims dims = normalize_dims(dims_in, x.dim(), "mean");
   int64_t n = count_of(x.shape(), dims);
-  Tensor s = reduce_kernel(x, dims, ReduceOp::Sum);
+  // A float16 sum overflows past 65504 (the mean of 100,000 ones would be
+  // inf): 16-bit inputs are summed and divided in float32, then rounded
+  // once, as PyTorch accumulates them.
+  const bool narrow = is_16bit_float(x.dtype());
+  Tensor s = reduce_kernel(narrow ? x.detach().to(DType::Float32) : x, dims, ReduceOp::Sum);
   Tensor out = finish_shape(s, x.shape(), dims, keepdim);
   {
     // Divide in place on the fresh result (no autograd involved yet).
     Tensor flat = out.detach();
     backend(flat.device()).binary(flat, flat, wrap_scalar(static_cast<double>(n), flat).expand(flat.shape()),
                                   BinaryOp::Div, {});
+    if (narrow) out = flat.to(x.dtype());
   }
   if (any_requires_grad({x})) {
     record("MeanBackward", out, {x},

@@ -183,6 +183,11 @@ void Adam::step() {
         st["exp_avg_sq"] = zeros_like(p);
         if (options_.amsgrad) st["max_exp_avg_sq"] = zeros_like(p);
       }
+      // The step count lives on the host and the bias corrections are kernel
+      // arguments: a captured graph would replay the first ones forever.
+      EMBER_CHECK(!backend(p.device()).capturing(p.device()), "adam",
+                  "cannot run inside a captured graph (its bias correction changes every step and would be frozen "
+                  "into the graph); call step() outside the captured function, as `ember train` does");
       const double t = st["step"].item() + 1;
       st["step"].fill_(t);
       OptimizerParam e = fused_entry(p, g, {st["exp_avg"], st["exp_avg_sq"],

@@ -51,6 +51,8 @@ std::unique_ptr<DeviceGraph> CudaBackend::capture_graph(Device device, const std
   return std::make_unique<CudaGraph>(device.index, fn);
 }
 
+bool CudaBackend::capturing(Device device) const { return active_capture(device.index) != nullptr; }
+
 Backend* cuda_backend_or_null() {
   static CudaBackend* instance = new CudaBackend();  // never destroyed: storages may outlive statics
   return instance;

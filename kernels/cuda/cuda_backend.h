@@ -108,6 +108,7 @@ class CudaBackend final : public Backend {
   void unscale_grads(const std::vector<Tensor>& grads, const Tensor& found_inf, double inv_scale) override;
 
   std::unique_ptr<DeviceGraph> capture_graph(Device device, const std::function<void()>& fn) override;
+  bool capturing(Device device) const override;
 };
 
 }  // namespace ember

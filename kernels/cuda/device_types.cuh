@@ -48,6 +48,16 @@ using acc_t = typename AccType<T>::type;
 template <class T>
 inline constexpr bool is_float_like_v = std::is_floating_point_v<acc_t<T>>;
 
+// A floating value as integer type To, truncated and clamped, NaN as 0
+// (the CPU's convert<To>()); on the host too, for fill values.
+template <class To, class From>
+__host__ __device__ __forceinline__ To saturating_cast(From v) {
+  if (v != v) return To(0);
+  if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
+  if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  return static_cast<To>(v);
+}
+
 template <class To, class From>
 __device__ __forceinline__ To cast(From v) {
   if constexpr (std::is_same_v<To, From>) {
@@ -62,6 +72,10 @@ __device__ __forceinline__ To cast(From v) {
     return __float2half_rn(static_cast<float>(v));
   } else if constexpr (std::is_same_v<To, __nv_bfloat16>) {
     return __float2bfloat16_rn(static_cast<float>(v));
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    // Truncate and clamp to To's range, NaN as 0, as the CPU does: a plain
+    // cast to uint8 converts to 32 bits and keeps the low byte (300 -> 44).
+    return saturating_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }
@@ -91,6 +105,8 @@ T host_value(V v) {
     h = static_cast<float>(v) != 0.0f;
   } else if constexpr (std::is_same_v<H, Half> || std::is_same_v<H, BFloat16>) {
     h = H(static_cast<float>(v));
+  } else if constexpr (std::is_floating_point_v<V> && std::is_integral_v<H>) {
+    h = saturating_cast<H>(v);  // fill(nan / inf / 300.5) into an integer tensor, as on the CPU
   } else {
     h = static_cast<H>(v);
   }

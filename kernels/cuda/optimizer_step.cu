@@ -52,7 +52,7 @@ __global__ void sgd_kernel(TensorTable t, math::SgdConstants<T> c) {
   const T* g = static_cast<const T*>(t.ptr[1][r.tensor]);
   T* buf = static_cast<T*>(t.ptr[2][r.tensor]);
   for (int64_t i = r.begin + threadIdx.x; i < r.end; i += blockDim.x) {
-    T b = c.has_momentum ? buf[i] : T(0);
+    T b = c.has_momentum && !c.init_buffer ? buf[i] : T(0);  // a new buffer is never read
     math::sgd_update(p[i], g[i], b, c);
     if (c.has_momentum) buf[i] = b;
   }

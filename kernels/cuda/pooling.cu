@@ -99,25 +99,27 @@ __global__ void max_pool_forward_kernel(const T* __restrict__ x, T* __restrict__
   }
 }
 
-template <class T>
+// The gradient sums go into O: T, or float for the 16-bit types, which the
+// caller rounds once afterwards, as the CPU does (a float16 sum rounded after
+// every add drifts where overlapping windows share a maximum).
+template <class T, class O>
 __global__ void max_pool_backward_atomic_kernel(const T* __restrict__ gy, const int64_t* __restrict__ idx,
-                                                T* __restrict__ gx, PoolShape s) {
+                                                O* __restrict__ gx, PoolShape s) {
   EMBER_GRID_STRIDE(o, s.planes * s.OH * s.OW) {
     const int64_t i = idx[o];
-    if (i >= 0) atomicAdd(gx + (o / (s.OH * s.OW)) * s.H * s.W + i, gy[o]);
+    if (i >= 0) atomicAdd(gx + (o / (s.OH * s.OW)) * s.H * s.W + i, cast<O>(gy[o]));
   }
 }
 
-template <class T>
+template <class T, class O>
 __global__ void max_pool_backward_plane_kernel(const T* __restrict__ gy, const int64_t* __restrict__ idx,
-                                               T* __restrict__ gx, PoolShape s) {
-  using A = acc_t<T>;
+                                               O* __restrict__ gx, PoolShape s) {
   EMBER_GRID_STRIDE(pl, s.planes) {
-    T* plane = gx + pl * s.H * s.W;
+    O* plane = gx + pl * s.H * s.W;
     const int64_t o0 = pl * s.OH * s.OW;
     for (int64_t o = 0; o < s.OH * s.OW; ++o) {
       const int64_t i = idx[o0 + o];
-      if (i >= 0) plane[i] = cast<T>(cast<A>(plane[i]) + cast<A>(gy[o0 + o]));
+      if (i >= 0) plane[i] += cast<O>(gy[o0 + o]);
     }
   }
 }
@@ -156,8 +158,9 @@ __global__ void avg_pool_backward_kernel(const T* __restrict__ gy, T* __restrict
       for (int64_t ow = ow0; ow <= ow1; ++ow) {
         const AvgWindow win = avg_window(oh, ow, s, p);
         if (ih < win.h0 || ih >= win.h1 || iw < win.w0 || iw >= win.w1) continue;
-        // The CPU rounds each share to T before adding it.
-        acc += cast<A>(cast<T>(cast<S>(g[oh * s.OW + ow]) / static_cast<S>(win.divisor)));
+        // The CPU rounds each share to its accumulator (T, or float for the
+        // 16-bit types) before adding it.
+        acc += cast<A>(cast<S>(g[oh * s.OW + ow]) / static_cast<S>(win.divisor));
       }
     }
     gx[i] = cast<T>(acc);
@@ -197,7 +200,7 @@ __global__ void adaptive_backward_kernel(const T* __restrict__ gy, T* __restrict
       for (int64_t ow = ow0; ow <= ow1; ++ow) {
         const int64_t w0 = adaptive_start(ow, s.W, s.OW), w1 = adaptive_end(ow, s.W, s.OW);
         if (iw < w0 || iw >= w1) continue;
-        acc += cast<A>(cast<T>(cast<S>(g[oh * s.OW + ow]) / static_cast<S>((h1 - h0) * (w1 - w0))));
+        acc += cast<A>(cast<S>(g[oh * s.OW + ow]) / static_cast<S>((h1 - h0) * (w1 - w0)));
       }
     }
     gx[i] = cast<T>(acc);
@@ -240,25 +243,31 @@ void CudaBackend::max_pool2d_backward(const Tensor& grad_input, const Tensor& gr
   const PoolShape s = pool_shape(grad_input, grad_out);
   if (grad_input.numel() == 0) return;
   KernelContext ctx(grad_input);
-  EMBER_CUDA_CHECK(cudaMemsetAsync(grad_input.data_ptr(), 0, static_cast<size_t>(grad_input.numel()) *
-                                                                 grad_input.element_size(),
+  // 16-bit gradients are summed in a float32 buffer and rounded once at the end.
+  const bool narrow = is_16bit_float(grad_input.dtype());
+  const Tensor sums = narrow ? empty(grad_input.shape(), TensorOptions(DType::Float32, grad_input.device())) : grad_input;
+  EMBER_CUDA_CHECK(cudaMemsetAsync(sums.data_ptr(), 0, static_cast<size_t>(sums.numel()) * sums.element_size(),
                                    ctx.stream),
                    "max_pool2d_backward");
   const int64_t n = s.planes * s.OH * s.OW;
-  if (n == 0) return;
   const bool deterministic = backend_config().deterministic;
-  dispatch_cuda_floating(grad_out.dtype(), "max_pool2d_backward", [&]<class T>() {
-    const T* gy = static_cast<const T*>(grad_out.data_ptr());
-    const int64_t* idx = static_cast<const int64_t*>(indices.data_ptr());
-    T* gx = static_cast<T*>(grad_input.data_ptr());
-    if (deterministic) {
-      max_pool_backward_plane_kernel<T><<<grid_for(s.planes, 128, ctx.device), 128, 0, ctx.stream>>>(gy, idx, gx, s);
-    } else {
-      max_pool_backward_atomic_kernel<T><<<grid_for(n, kPoolThreads, ctx.device), kPoolThreads, 0, ctx.stream>>>(
-          gy, idx, gx, s);
-    }
-    EMBER_CUDA_CHECK_LAUNCH("max_pool2d_backward", cat_str("(grad_input ", grad_input.shape(), ")"));
-  });
+  if (n > 0) {
+    dispatch_cuda_floating(grad_out.dtype(), "max_pool2d_backward", [&]<class T>() {
+      using O = std::conditional_t<is_16bit_float_v<T>, float, T>;
+      const T* gy = static_cast<const T*>(grad_out.data_ptr());
+      const int64_t* idx = static_cast<const int64_t*>(indices.data_ptr());
+      O* gx = static_cast<O*>(sums.data_ptr());
+      if (deterministic) {
+        max_pool_backward_plane_kernel<T, O><<<grid_for(s.planes, 128, ctx.device), 128, 0, ctx.stream>>>(gy, idx, gx,
+                                                                                                        s);
+      } else {
+        max_pool_backward_atomic_kernel<T, O><<<grid_for(n, kPoolThreads, ctx.device), kPoolThreads, 0, ctx.stream>>>(
+            gy, idx, gx, s);
+      }
+      EMBER_CUDA_CHECK_LAUNCH("max_pool2d_backward", cat_str("(grad_input ", grad_input.shape(), ")"));
+    });
+  }
+  if (narrow) copy(grad_input, sums);
 }
 
 void CudaBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, const Pool2dParams& p) {

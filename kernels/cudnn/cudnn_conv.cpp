@@ -16,10 +16,12 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <tuple>
 #include <vector>
 
 #include "engine/backend_config.h"
+#include "engine/cuda/caching_allocator.h"
 #include "engine/cuda/cuda_error.h"
 #include "engine/cuda/cuda_graph.h"
 #include "engine/cuda/cuda_stream.h"
@@ -129,34 +131,34 @@ struct ConvCall {
             !fma_only, cfg.deterministic, cfg.cudnn_benchmark, g.p.channels_last};
   }
 
-  size_t workspace_size(int algo) {
+  // The workspace `algo` needs under the current math type, or nothing where
+  // cuDNN cannot say (that algorithm is then skipped, not the whole call).
+  std::optional<size_t> workspace_size(int algo) {
     size_t bytes = 0;
-    const char* op = pass_name(pass);
+    cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
     switch (pass) {
       case Pass::Forward:
-        EMBER_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, x.get(), w.get(), conv.get(), y.get(),
-                                                                  static_cast<cudnnConvolutionFwdAlgo_t>(algo), &bytes),
-                          op);
+        st = cudnnGetConvolutionForwardWorkspaceSize(handle, x.get(), w.get(), conv.get(), y.get(),
+                                                     static_cast<cudnnConvolutionFwdAlgo_t>(algo), &bytes);
         break;
       case Pass::BackwardData:
-        EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-                              handle, w.get(), y.get(), conv.get(), x.get(),
-                              static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes),
-                          op);
+        st = cudnnGetConvolutionBackwardDataWorkspaceSize(handle, w.get(), y.get(), conv.get(), x.get(),
+                                                          static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes);
         break;
       case Pass::BackwardFilter:
-        EMBER_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-                              handle, x.get(), y.get(), conv.get(), w.get(),
-                              static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), &bytes),
-                          op);
+        st = cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, x.get(), y.get(), conv.get(), w.get(),
+                                                            static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), &bytes);
         break;
     }
+    if (st != CUDNN_STATUS_SUCCESS) return std::nullopt;
     return bytes;
   }
 
   std::string describe() const {
     return cat_str("(input [", g.N, ", ", g.C, ", ", g.H, ", ", g.W, "], weight [", g.OC, ", ", g.Cg, ", ", g.KH,
-                   ", ", g.KW, "], groups ", g.p.groups, ", ", dtype_name(dtype), ")");
+                   ", ", g.KW, "], stride (", g.p.stride_h, ", ", g.p.stride_w, "), padding (", g.p.pad_h, ", ",
+                   g.p.pad_w, "), dilation (", g.p.dilation_h, ", ", g.p.dilation_w, "), groups ", g.p.groups, ", ",
+                   dtype_name(dtype), g.p.channels_last ? ", channels-last" : "", ")");
   }
 };
 
@@ -219,7 +221,10 @@ struct Operands {
 
 // Times every algorithm on the real tensors (cudnn_benchmark). The workspace
 // offered is the largest any heuristic candidate needs, halved until it can
-// be allocated; algorithms needing more are reported as failed.
+// be allocated; algorithms needing more are reported as failed. It is a
+// buffer of its own, back in the cache when the timing is done, so the
+// per-stream workspace only ever grows to what a chosen algorithm needs (FFT
+// candidates can ask for gigabytes that would otherwise stay taken).
 std::vector<Candidate> measured_ranking(ConvCall& c, const Operands& ops) {
   const char* op = pass_name(c.pass);
   size_t want = 0;
@@ -228,19 +233,19 @@ std::vector<Candidate> measured_ranking(ConvCall& c, const Operands& ops) {
     cudnnMathType_t math;
     if (!c.allowed_math(cand.math, math)) continue;
     c.set_math(math);
-    want = std::max(want, c.workspace_size(cand.algo));
+    want = std::max(want, c.workspace_size(cand.algo).value_or(0));
   }
   c.set_math(c.default_math());
-  void* ws = nullptr;
-  while (true) {
+  DeviceBuffer buffer;
+  while (want > 0) {
     try {
-      ws = cudnn_workspace(c.device, want);
+      buffer = DeviceBuffer(c.device, want);
       break;
     } catch (const Error&) {
-      if (want == 0) throw;
       want /= 2;
     }
   }
+  void* ws = buffer.get();
   int max_count = 0, n = 0;
   switch (c.pass) {
     case Pass::Forward: {
@@ -296,7 +301,9 @@ ConvAlgo choose_algo(ConvCall& c, const Operands& ops) {
     if (!c.allowed_math(cand.math, choice.math)) continue;
     choice.algo = cand.algo;
     c.set_math(choice.math);
-    choice.workspace = c.workspace_size(cand.algo);
+    const std::optional<size_t> bytes = c.workspace_size(cand.algo);
+    if (!bytes) continue;
+    choice.workspace = *bytes;
     try {
       cudnn_workspace(c.device, choice.workspace);  // can it be allocated? (kept for the run)
     } catch (const Error&) {

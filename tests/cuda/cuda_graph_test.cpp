@@ -37,6 +37,7 @@ TEST(CapturedStep, CpuRunsEveryCallEagerly) {
   EXPECT_FALSE(step.is_graph());
   EXPECT_EQ(relative_error(total, from_vector(std::vector<float>{5, 0, 15}, {3})), 0.0);
   expect_error([] { CapturedStep bad(kCPU, [] {}, -1); }, {"CapturedStep", "warm-up"});
+  expect_error([] { CapturedStep bad(kCPU, [] {}, 0); }, {"CapturedStep", "at least 1 warm-up"});
   expect_error([] { CapturedStep bad(kCPU, nullptr); }, {"CapturedStep", "function"});
 }
 
@@ -171,6 +172,21 @@ TEST(CapturedStep, TrainingStepsMatchEagerSteps) {
   // MobileNetV2: depthwise convolutions, ReLU6, and dropout drawing random numbers each replay.
   EXPECT_LE(graphed_training_difference("mobilenet_v2", 4), 1e-5);
   backend_config() = saved;
+}
+
+// Adam's bias corrections change every step and are kernel arguments: a
+// captured Adam step would replay the first ones, so it refuses.
+TEST(CapturedStep, AdamRefusesToBeCaptured) {
+  EMBER_REQUIRE_CUDA();
+  Tensor w = randn({8}, TensorOptions(kCuda)).requires_grad_();
+  Adam opt(single_group({w}, 1e-3));
+  CapturedStep step(kCuda, [&] {
+    opt.zero_grad();
+    sum(mul(w, w)).backward();
+    opt.step();
+  }, /*warmup=*/1);
+  step();  // eager
+  expect_error([&] { step(); }, {"capture failed", "adam", "outside the captured function"});
 }
 
 TEST(CapturedStep, InferenceMatchesEager) {

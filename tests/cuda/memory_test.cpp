@@ -4,6 +4,7 @@
 // host memory and asynchronous copies; the stream, event and device-guard API.
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "tests/cuda/cuda_test_util.h"
 
@@ -56,6 +57,32 @@ TEST(CudaMemory, ConversionsBetweenEveryPairOfDtypes) {
       Tensor g = gpu.cpu();
       EXPECT_EQ(std::memcmp(g.data_ptr(), cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size()), 0)
           << dtype_name(from) << " -> " << dtype_name(to) << "\ncuda: " << g << "\ncpu:  " << cpu;
+    }
+  }
+}
+
+// Floating values outside an integer type's range, NaN and the infinities
+// convert as on the CPU: truncated and clamped, NaN as 0 (a plain cast on
+// the device wraps into uint8, 300 -> 44). The same for fill values.
+TEST(CudaMemory, OutOfRangeConversionsSaturateAsOnTheCpu) {
+  EMBER_REQUIRE_CUDA();
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> values = {256.0, 300.0, 1000.7, -5.5, nan, inf, -inf, 3e10, -3e10, 200.9};
+  for (DType from : {DType::Float32, DType::Float64, DType::Float16, DType::BFloat16}) {
+    Tensor x = from_vector(values, {static_cast<int64_t>(values.size())}).to(from);
+    for (DType to : {DType::UInt8, DType::Int32, DType::Int64}) {
+      Tensor cpu = x.to(to), gpu = x.to(kCuda).to(to).cpu();
+      EXPECT_EQ(std::memcmp(gpu.data_ptr(), cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size()), 0)
+          << dtype_name(from) << " -> " << dtype_name(to) << "\ncuda: " << gpu << "\ncpu:  " << cpu;
+    }
+  }
+  EXPECT_EQ(from_vector(values, {10}).to(DType::UInt8).to_vector<uint8_t>(),
+            (std::vector<uint8_t>{255, 255, 255, 0, 0, 255, 0, 255, 0, 200}));
+  for (double v : {nan, inf, -inf, 300.5, -7.25}) {
+    for (DType to : {DType::UInt8, DType::Int32, DType::Int64}) {
+      Tensor cpu = full({3}, v, TensorOptions(to)), gpu = full({3}, v, TensorOptions(to, kCuda)).cpu();
+      EXPECT_EQ(std::memcmp(gpu.data_ptr(), cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size()), 0)
+          << "fill " << v << " into " << dtype_name(to) << "\ncuda: " << gpu << "\ncpu:  " << cpu;
     }
   }
 }

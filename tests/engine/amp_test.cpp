@@ -44,6 +44,29 @@ TEST(SixteenBitKernels, ConvolutionAndMatmulInFloat16RoundOnce) {
            [](const Inputs& x) { return matmul(x[0], x[1]); }, kFloat16Tol);
 }
 
+// Means over more float16 values than float16's largest number (65504):
+// PyTorch sums them in float32 and rounds once, so they stay finite; a sum
+// kept in float16 would be inf. The loss means divide by the count of
+// counted targets, which overflows float16 the same way. (PyTorch 1.13's
+// own CPU float16 mean, var and mse_loss give nan here, so their references are
+// float32 rounded once.)
+TEST(SixteenBitKernels, MeansOfMoreThan65504ValuesInFloat16) {
+  check_op({in::uniform({70000}, 0.5, 1.5, kF16)}, "a.float().mean().half()", [](const Inputs& x) { return mean(x[0]); },
+           kFloat16Tol);
+  check_op({in::no_grad(in::uniform({2, 70000}, 0.5, 1.5, kF16))}, "a.float().var(1).half()", [](const Inputs& x) { return var(x[0], {1}); },
+           kFloat16Tol);
+  // Scalars float16 cannot hold: PyTorch computes in float32 and rounds once.
+  check_op({in::uniform({3, 4}, 0.5, 1.5, kF16)}, "a / 70000.0", [](const Inputs& x) { return div(x[0], 70000.0); },
+           kFloat16Tol);
+  check_op({in::uniform({3, 4}, 0.5, 1.5, kF16)}, "a * 1e-4 + 1000.1", [](const Inputs& x) { return add(mul(x[0], 1e-4), 1000.1); },
+           kFloat16Tol);
+  check_op({in::no_grad(in::randn({70000, 3}, kF16)), in::integers({70000}, 0, 3)},
+           "F.cross_entropy(a.float(), b).half()", [](const Inputs& x) { return cross_entropy(x[0], x[1]); },
+           kFloat16Tol);
+  check_op({in::no_grad(in::uniform({70000}, 0.5, 1.5, kF16)), in::no_grad(in::uniform({70000}, -0.5, 0.5, kF16))},
+           "F.mse_loss(a.float(), b.float()).half()", [](const Inputs& x) { return mse_loss(x[0], x[1]); }, kFloat16Tol);
+}
+
 TEST(SixteenBitKernels, NormPoolingSoftmaxInBFloat16) {
   // A 16-bit input with float32 parameters and running statistics, as under autocast.
   check_op({in::randn({4, 3, 5, 5}, kBF16), in::randn({3}), in::randn({3}), in::no_grad(in::randn({3})),

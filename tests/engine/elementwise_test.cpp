@@ -196,6 +196,27 @@ TEST(Elementwise, BadInputErrors) {
   expect_error([] { gelu(zeros({2}), "fast"); }, {"gelu", "fast"});
   expect_error([] { Tensor t = zeros({2}, DType::Int64); t.add_(zeros({2})); }, {"add_", "float32", "int64"});
   expect_error([] { Tensor t = zeros({2}); t.add_(zeros({3, 2})); }, {"add_", "[3, 2]", "[2]"});
+  // Bounds an integer tensor cannot hold (PyTorch: "value cannot be converted to type uint8_t without overflow").
+  expect_error([] { clamp_min(zeros({2}, DType::UInt8), -1); }, {"clamp", "-1", "uint8", "overflow"});
+  expect_error([] { clamp_max(zeros({2}, DType::Int32), int64_t{1} << 40); }, {"clamp", "int32", "overflow"});
+}
+
+// In-place ops whose input partly shares the written memory, or whose
+// output has several elements in one place, depend on the order elements
+// are visited (and race on a GPU): refused, as PyTorch refuses them. The
+// same tensor as input, or disjoint parts of one storage, are fine.
+TEST(Elementwise, InPlaceOverlapIsRefused) {
+  expect_error([] { Tensor t = ones({4, 3}); t.div_(t.narrow(0, 0, 1)); }, {"div_", "partly share memory", "clone()"});
+  expect_error([] { Tensor t = ones({5}); t.narrow(0, 1, 4).add_(t.narrow(0, 0, 4)); }, {"add_", "partly share memory"});
+  expect_error([] { Tensor t = ones({3, 3}); t.copy_(t.t()); }, {"copy_", "partly share memory"});
+  expect_error([] { zeros({3}).expand({2, 3}).fill_(1.0); }, {"fill_", "same memory", "[2, 3]"});
+  Tensor t = arange(0, 4, 1, TensorOptions(DType::Float32));
+  t.add_(t);
+  t.narrow(0, 0, 2).add_(t.narrow(0, 2, 2));
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{4, 8, 4, 6}));
+  Tensor m = ones({2, 2});
+  m.mul_(m.t().t());  // the same view through two transposes
+  EXPECT_EQ(m.to_vector<float>(), (std::vector<float>{1, 1, 1, 1}));
 }
 
 }  // namespace
