@@ -632,6 +632,7 @@ Image color_jitter_grey(const Image& src, const ColorJitterParams& p) {
 
 Image color_jitter_impl(const Image& src, const ColorJitterParams& p, bool simd) {
   EMBER_CHECK(src.channels == 3 || src.channels == 1, "color_jitter", "expects a grey or RGB image, got ", src.shape_str());
+  if (src.pixels.empty()) return src;  // no pixels: no mean grey for contrast either
   return src.channels == 3 ? color_jitter_rgb(src, p, simd) : color_jitter_grey(src, p);
 }
 

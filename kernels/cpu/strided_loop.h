@@ -16,6 +16,7 @@
 
 #include "engine/dtype.h"
 #include "engine/tensor.h"
+#include "kernels/elementwise_dims.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ember {
@@ -47,39 +48,16 @@ inline To convert(From v) {
 // k-th operand stepping byte_strides[k] bytes per element.
 template <size_t N, class Loop>
 void strided_loop(const std::array<const Tensor*, N>& operands, Loop&& loop) {
-  const Shape& shape = operands[0]->shape();
   std::array<char*, N> base;
   for (size_t k = 0; k < N; ++k) base[k] = static_cast<char*>(operands[k]->data_ptr());
 
-  // Walk the dims in the output's memory order (largest stride first), so a
-  // channels-last output is visited NHWC and its channels form the inner run.
-  // Size-1 dims are dropped.
-  std::vector<size_t> order;
-  for (size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] != 1) order.push_back(d);
-  const Shape& out_strides = operands[0]->strides();
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return out_strides[x] > out_strides[y]; });
-
-  // Merge contiguous neighbours (innermost last).
-  std::vector<int64_t> sizes;
-  std::vector<std::array<int64_t, N>> strides;
-  for (size_t d : order) {
-    std::array<int64_t, N> s;
-    for (size_t k = 0; k < N; ++k) {
-      s[k] = operands[k]->strides()[d] * static_cast<int64_t>(operands[k]->element_size());
-    }
-    if (!sizes.empty()) {
-      bool mergeable = true;
-      for (size_t k = 0; k < N; ++k) mergeable = mergeable && strides.back()[k] == s[k] * shape[d];
-      if (mergeable) {
-        sizes.back() *= shape[d];
-        strides.back() = s;
-        continue;
-      }
-    }
-    sizes.push_back(shape[d]);
-    strides.push_back(s);
-  }
+  // The output's memory order, contiguous neighbours merged (elementwise_dims.h);
+  // strides in bytes, since the operands' element types may differ.
+  ElementwiseDims<N> dims = elementwise_dims(operands);
+  std::vector<int64_t> sizes = std::move(dims.sizes);
+  std::vector<std::array<int64_t, N>> strides = std::move(dims.strides);
+  for (auto& s : strides)
+    for (size_t k = 0; k < N; ++k) s[k] *= static_cast<int64_t>(operands[k]->element_size());
   if (sizes.empty()) {  // a single element
     sizes.push_back(1);
     std::array<int64_t, N> s{};

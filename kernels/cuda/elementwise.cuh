@@ -5,9 +5,10 @@
 //   launch_elementwise<Out, In, NIN>(op, out, {&a, &b}, f)
 //       out[i] = cast<Out>(f(a[i], b[i]))   (f receives raw In values)
 //
-// On the host, dims of size 1 are dropped and neighbouring dims that are
-// contiguous with each other in every operand are merged (as the CPU's
-// strided_loop does). Two kernels then cover every case:
+// On the host, dims of size 1 are dropped, the rest ordered as the output
+// lies in memory, and neighbouring dims that are contiguous with each other
+// in every operand merged (kernels/elementwise_dims.h, shared with the CPU's
+// strided_loop). Two kernels then cover every case:
 // - flat: after merging at most one dim, the output and every input are
 //   contiguous, or an input is a single broadcast value (x * 2). Each thread
 //   handles VEC consecutive elements with one 16-byte load per input and one
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "kernels/cuda/device_types.cuh"
+#include "kernels/elementwise_dims.h"
 
 namespace ember {
 
@@ -97,24 +99,11 @@ struct ElementwiseLayout {
 template <int NARGS>
 ElementwiseLayout<NARGS> make_elementwise_layout(const std::array<const Tensor*, NARGS>& ops, const char* op) {
   const Shape& shape = ops[0]->shape();
-  std::vector<int64_t> sizes;
-  std::vector<std::array<int64_t, NARGS>> strides;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    std::array<int64_t, NARGS> s;
-    for (int k = 0; k < NARGS; ++k) s[k] = ops[k]->strides()[d];
-    if (!sizes.empty()) {
-      bool mergeable = true;
-      for (int k = 0; k < NARGS; ++k) mergeable = mergeable && strides.back()[k] == s[k] * shape[d];
-      if (mergeable) {
-        sizes.back() *= shape[d];
-        strides.back() = s;
-        continue;
-      }
-    }
-    sizes.push_back(shape[d]);
-    strides.push_back(s);
-  }
+  // The output's memory order, contiguous neighbours merged: a channels-last
+  // output with inputs laid out alike is one flat run, like an NCHW one.
+  const ElementwiseDims<NARGS> dims = elementwise_dims<NARGS>(ops);
+  const std::vector<int64_t>& sizes = dims.sizes;
+  const std::vector<std::array<int64_t, NARGS>>& strides = dims.strides;
   ElementwiseLayout<NARGS> layout;
   layout.numel = 1;
   for (int64_t s : sizes) layout.numel *= s;

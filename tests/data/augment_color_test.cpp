@@ -170,6 +170,11 @@ TEST(Color, ColorJitterFusedPassEqualsScalarForEveryOrder) {
     ++orders;
   } while (std::next_permutation(order.begin(), order.end()));
   EXPECT_EQ(orders, 24);
+  // No pixels (a zero-width crop): nothing to adjust, and no mean for contrast.
+  ColorJitterParams q;
+  q.contrast = 0.5, q.hue = 0.1;
+  EXPECT_TRUE(color_jitter(Image(0, 7, 3), q).pixels.empty());
+  EXPECT_TRUE(adjust_contrast(Image(4, 0, 1), 0.5).pixels.empty());
 }
 
 // Every order against torchvision, with one adjustment left out (factor 1)

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/optim/optimizer.h"
+#include "kernels/elementwise_dims.h"
 #include "layers/layers.h"
 #include "models/registry.h"
 #include "tests/support/oracle.h"
@@ -62,6 +63,32 @@ struct ConvCase {
   int64_t groups;
   bool bias;
 };
+
+// The elementwise loops' iteration space (kernels/elementwise_dims.h, shared
+// by the CPU loop and the CUDA kernels): walked in the output's memory
+// order, so operands laid out alike, NHWC included, merge into one run (the
+// CUDA kernel's vectorised case), and a per-channel operand broadcast over an
+// NHWC output has the channels innermost.
+TEST(ChannelsLast, ElementwiseLoopsWalkTheOutputsMemoryOrder) {
+  Tensor a = nhwc(randn({2, 3, 4, 5})), b = nhwc(randn({2, 3, 4, 5})), out = empty_like(a);
+  ElementwiseDims<3> same = elementwise_dims<3>({&out, &a, &b});
+  EXPECT_EQ(same.sizes, (std::vector<int64_t>{120}));
+  EXPECT_EQ(same.strides, (std::vector<std::array<int64_t, 3>>{{1, 1, 1}}));
+  Tensor bias = randn({1, 3, 1, 1}).expand({2, 3, 4, 5});
+  ElementwiseDims<2> per_channel = elementwise_dims<2>({&out, &bias});
+  EXPECT_EQ(per_channel.sizes, (std::vector<int64_t>{40, 3}));
+  EXPECT_EQ(per_channel.strides, (std::vector<std::array<int64_t, 2>>{{3, 0}, {1, 1}}));
+  // An NHWC output from an NCHW input: the output is written in order (channels innermost).
+  Tensor nchw = randn({2, 3, 4, 5});
+  ElementwiseDims<2> mixed = elementwise_dims<2>({&out, &nchw});
+  EXPECT_EQ(mixed.sizes, (std::vector<int64_t>{2, 20, 3}));
+  EXPECT_EQ(mixed.strides, (std::vector<std::array<int64_t, 2>>{{60, 60}, {3, 1}, {1, 20}}));
+  // A single element has no dims; size-1 dims are dropped.
+  Tensor one = randn({1, 1, 1, 1});
+  EXPECT_TRUE(elementwise_dims<1>({&one}).sizes.empty());
+  // And the results: an NHWC sum with a broadcast bias equals the NCHW one.
+  EXPECT_EQ(relative_error(add(a, bias).contiguous(), add(a.contiguous(), bias)), 0.0);
+}
 
 TEST(ChannelsLast, Conv2dMatchesPyTorch) {
   const ConvCase cases[] = {
