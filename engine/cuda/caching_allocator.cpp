@@ -217,6 +217,9 @@ void CudaCachingAllocator::release_cached_segments() {
 
 void CudaCachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
+  // cudaFree inside a graph capture would invalidate it: while one is open
+  // the cache stays, and a call after the capture empties it.
+  if (!capturing_.empty()) return;
   release_cached_segments();
 }
 
