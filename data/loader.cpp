@@ -63,7 +63,9 @@ Tensor collate(const std::vector<Tensor>& samples, bool pin, const std::vector<s
   const Tensor& first = samples[0];
   Shape shape = first.shape();
   shape.insert(shape.begin(), static_cast<int64_t>(samples.size()));
-  Tensor out = empty(shape, first.dtype());
+  // Straight into page-locked memory when pinning: pinning a finished batch
+  // would copy it once more.
+  Tensor out = pin ? empty_pinned(shape, first.dtype()) : empty(shape, first.dtype());
   const size_t bytes = static_cast<size_t>(first.numel()) * first.element_size();
   char* dst = static_cast<char*>(out.data_ptr());
   for (size_t i = 0; i < samples.size(); ++i) {
@@ -77,7 +79,7 @@ Tensor collate(const std::vector<Tensor>& samples, bool pin, const std::vector<s
     Tensor c = t.contiguous();
     std::memcpy(dst + i * bytes, c.data_ptr(), bytes);
   }
-  return pin ? pin_memory(out) : out;
+  return out;
 }
 
 Batch Batch::to(Device device) const {
@@ -116,9 +118,12 @@ DataLoader::State::Result DataLoader::State::build(int64_t b, uint64_t ep, const
     }
     if (!samples.empty()) {
       Batch batch;
-      batch.images = collate(samples, o.pin_memory, sources);
+      // Pinned only for a GPU consumer: page-locked memory helps nothing else
+      // and would start a CUDA context on a machine that has a GPU.
+      const bool pin = o.pin_memory && o.device.is_cuda();
+      batch.images = collate(samples, pin, sources);
       batch.labels = from_vector(labels, {static_cast<int64_t>(labels.size())});
-      if (o.pin_memory) batch.labels = pin_memory(batch.labels);
+      if (pin) batch.labels = pin_memory(batch.labels);
       batch.indices = std::move(indices);
       r.batch = std::move(batch);
     }

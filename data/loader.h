@@ -41,7 +41,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int num_workers = 2;        // 0: build batches on the calling thread
   int prefetch_factor = 2;    // batches in flight ahead of the consumer, per worker (at least 1 worker's worth)
-  bool pin_memory = true;     // collate into page-locked memory (no-op without CUDA)
+  bool pin_memory = true;     // collate into page-locked memory when `device` is a GPU
   Device device = kCPU;       // where next() delivers the batch
   BadImagePolicy on_bad_image = BadImagePolicy::Error;
 };

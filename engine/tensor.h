@@ -207,6 +207,10 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device,
 // device it returns `t` unchanged.
 Tensor pin_memory(const Tensor& t);
 bool is_pinned(const Tensor& t);
+// An uninitialised contiguous CPU tensor in page-locked memory (plain memory
+// where there is no CUDA device), to be filled in place: pin_memory of a
+// tensor made elsewhere costs one more copy.
+Tensor empty_pinned(const Shape& shape, DType dtype);
 
 // A tensor viewing `base`'s storage with the given geometry (no autograd).
 Tensor make_view(const Tensor& base, int64_t offset, const Shape& shape, const Shape& strides);

@@ -91,20 +91,36 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, Device device, std
   return Tensor(std::move(impl));
 }
 
+namespace {
+
+Allocator* pinned_allocator_or_null() {
+  Backend* cuda = cuda_backend_or_null();
+  return cuda && cuda->device_count() > 0 ? cuda->pinned_host_allocator() : nullptr;
+}
+
+Tensor empty_in(const Shape& shape, DType dtype, Allocator& allocator) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), kCPU, allocator);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+}  // namespace
+
 Tensor pin_memory(const Tensor& t) {
   EMBER_CHECK(t.device().is_cpu(), "pin_memory", "only CPU tensors can be pinned, got one on ", t.device().str());
-  Backend* cuda = cuda_backend_or_null();
-  Allocator* pinned = cuda && cuda->device_count() > 0 ? cuda->pinned_host_allocator() : nullptr;
+  Allocator* pinned = pinned_allocator_or_null();
   if (!pinned || is_pinned(t)) return t;
-  auto impl = std::make_shared<TensorImpl>();
-  size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
-  impl->storage = std::make_shared<Storage>(nbytes, kCPU, *pinned);
-  impl->shape = t.shape();
-  impl->strides = contiguous_strides(t.shape());
-  impl->dtype = t.dtype();
-  Tensor out(std::move(impl));
-  if (nbytes > 0) cpu_backend().copy(out, t.detach());
+  Tensor out = empty_in(t.shape(), t.dtype(), *pinned);
+  if (out.numel() > 0) cpu_backend().copy(out, t.detach());
   return out;
+}
+
+Tensor empty_pinned(const Shape& shape, DType dtype) {
+  Allocator* pinned = pinned_allocator_or_null();
+  return pinned ? empty_in(shape, dtype, *pinned) : empty(shape, dtype);
 }
 
 bool is_pinned(const Tensor& t) {

@@ -110,7 +110,10 @@ void restore_checkpoint(const Checkpoint& ckpt, Module& model, Optimizer* optimi
       EMBER_CHECK(g < groups.size() && i < groups[g].params.size(), "checkpoint", where, ": optimizer entry '", key,
                   "' is out of range");
       const Tensor& p = groups[g].params[i];
-      optimizer->state(g, i)[key.substr(b + 1)] = t.to(p.device()).clone();
+      // Per-parameter scalars (Adam's step count) stay on the host, where the
+      // optimizer made them: on a GPU every step would read them back.
+      const Device target = t.dim() == 0 ? Device(kCPU) : p.device();
+      optimizer->state(g, i)[key.substr(b + 1)] = t.to(target).clone();
     }
     optimizer->set_steps(om.value("steps", int64_t{0}));
     if (optimizer->has_momentum() && om.contains("momentum")) optimizer->set_momentum(om["momentum"].get<double>());

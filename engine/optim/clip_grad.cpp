@@ -15,16 +15,21 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
   EMBER_CHECK(norm_type > 0, "clip_grad_norm_", "norm_type must be positive, got ", norm_type);
   NoGradGuard no_grad;
   const bool inf = std::isinf(norm_type);
-  double total = 0.0;
+  // The per-parameter norms add up on the gradients' device, in float64, and
+  // are read back once: on a GPU each read waits for the device.
+  Tensor acc;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (inf) {
-      total = std::max(total, max(abs(g)).item());
+    Tensor part = inf ? max(abs(g)).to(DType::Float64) : sum(pow(abs(g.to(DType::Float64)), norm_type));
+    if (!acc.defined()) {
+      acc = part;
     } else {
-      total += sum(pow(abs(g.to(DType::Float64)), norm_type)).item();
+      part = part.to(acc.device());
+      acc = inf ? maximum(acc, part) : add(acc, part);
     }
   }
+  double total = acc.defined() ? acc.item() : 0.0;
   if (!inf) total = std::pow(total, 1.0 / norm_type);
   double coef = max_norm / (total + 1e-6);
   if (coef < 1.0) {

@@ -53,8 +53,14 @@ int run_onnx(const RunOptions& o) {
   }
   std::printf("ember run: %s (opset %lld) on %s\n", o.weights.c_str(), static_cast<long long>(runner.opset()),
               device.str().c_str());
+  // On a GPU the ops only queue kernels: wait for them on both sides of the clock.
+  auto sync = [&] {
+    if (device.is_cuda()) backend(device).synchronize(device);
+  };
+  sync();
   const auto start = std::chrono::steady_clock::now();
   std::vector<Tensor> ys = runner.run(xs);
+  sync();
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   for (size_t i = 0; i < ys.size(); ++i) {
     std::printf("output '%s': %s", outs[i].name.c_str(), describe(ys[i]).c_str());

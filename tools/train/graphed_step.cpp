@@ -34,13 +34,19 @@ bool GraphedTrainStep::fits(const Tensor& images, const Tensor& labels) const {
 }
 
 std::pair<Tensor, Tensor> GraphedTrainStep::run(const Tensor& images, const Tensor& labels) {
-  if (!step_) {  // the first batch fixes the graph's shapes
+  // The first batch fixes the graph's shapes; a batch of another shape before
+  // the capture (the first was short, say a file was skipped) starts over with
+  // its shapes, so that one short batch does not leave every full one eager.
+  if (!step_ || (!fits(images, labels) && !step_->is_graph())) {
     images_ = empty_like(images);
     labels_ = empty_like(labels);
     if (scaler_.enabled()) scale_ = full({}, scaler_.get_scale(), TensorOptions(DType::Float32, device_));
     step_ = std::make_unique<CapturedStep>(device_, [this] { forward_backward(images_, labels_, logits_, loss_); },
                                            /*warmup=*/1);
   }
+  // The scale may have changed at the last update (halved after an overflow):
+  // eager batches of another shape multiply by this tensor too.
+  if (scale_.defined()) scale_.fill_(scaler_.get_scale());
   if (!fits(images, labels)) {
     Tensor logits, loss;
     forward_backward(images, labels, logits, loss);
@@ -48,7 +54,6 @@ std::pair<Tensor, Tensor> GraphedTrainStep::run(const Tensor& images, const Tens
   }
   images_.copy_(images);
   labels_.copy_(labels);
-  if (scale_.defined()) scale_.fill_(scaler_.get_scale());
   if (step_->is_graph() && !graph_grads_.empty()) {
     for (size_t i = 0; i < params_.size(); ++i) params_[i].set_grad(graph_grads_[i]);
   }

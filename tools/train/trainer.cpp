@@ -218,6 +218,9 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
   std::vector<Tensor> params = model.parameters();
   double loss_sum = 0;
   int64_t correct = 0, seen = 0, batches = 0;
+  // Correct predictions add up where the batch is; on a GPU they are read
+  // back every log_every steps, not every step (each read waits for the GPU).
+  Tensor correct_sum;
   while (auto batch = train_loader_->next()) {
     Tensor out, loss;
     if (graphed_) {  // forward and backward already done, replayed as a CUDA graph
@@ -256,8 +259,10 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
     loss_sum += l * static_cast<double>(n);
     {
       NoGradGuard no_grad;
-      correct += sum(eq(argmax(classification_logits(out.detach()), 1), batch->labels)).item<int64_t>();
+      Tensor hits = sum(eq(argmax(classification_logits(out.detach()), 1), batch->labels));
+      correct_sum = correct_sum.defined() ? add(correct_sum, hits) : hits;
     }
+    if (!device_.is_cuda() || step_ % log_every == 0) correct = correct_sum.item<int64_t>();
     seen += n;
     if (step_ % log_every == 0) {
       tb_->add_scalar("Loss/train_step", l, step_);
@@ -269,6 +274,7 @@ bool TrainingRun::train_epoch(int64_t epoch, double& loss_out, double& acc_out) 
     if (g_interrupted) break;
   }
   bar.finish();
+  if (correct_sum.defined()) correct = correct_sum.item<int64_t>();
   EMBER_CHECK(seen > 0 || g_interrupted, "train", "the training loader produced no batch (is the dataset smaller than "
               "one batch with data.drop_last?)");
   loss_out = seen ? loss_sum / static_cast<double>(seen) : NAN;
