@@ -85,9 +85,16 @@ def versions(python, device, ort_python):
     if ort_python:
         v["onnxruntime"] = subprocess.run([ort_python, "-c", "import onnxruntime; print(onnxruntime.__version__)"],
                                           capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True, text=True)
-    # A bundle run on a lent GPU machine has no .git: tools/gpu_check.sh passes the commit it was built from.
-    v["ember"] = os.environ.get("EMBER_COMMIT") or commit.stdout.strip() or "unknown commit"
+    # A bundle run on a lent GPU machine has no .git (and maybe no git):
+    # tools/gpu_check.sh passes the commit the bundle was built from.
+    commit = os.environ.get("EMBER_COMMIT", "")
+    if not commit:
+        try:
+            commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True,
+                                    text=True).stdout.strip()
+        except OSError:
+            commit = ""
+    v["ember"] = commit or "unknown commit"
     return v
 
 
