@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #if defined(__CUDACC__)
@@ -19,6 +20,17 @@
 #endif
 
 namespace ember::math {
+
+// A floating value as integer type To, truncated and clamped to To's range,
+// NaN as 0: the conversion of both backends (a plain cast is undefined
+// outside the range, and on a GPU wraps into uint8: 300 -> 44).
+template <class To, class From>
+EMBER_HD To saturating_cast(From v) {
+  if (v != v) return To(0);
+  if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
+  if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  return static_cast<To>(v);
+}
 
 // Unqualified calls below pick the float overload for float (not ::exp(double)).
 using std::erf;

@@ -159,8 +159,9 @@ struct HueSector {
 
 struct HueSectors {
   std::array<HueSector, 256> at;
-  std::array<float, 256> f;        // at[h].f, and
-  std::array<int32_t, 256> packed; // shift[0..2] | odd << 24, for gathers
+  // The same per sector i = floor(6h / 255) = 0..6 (6 wraps to 0), packed as
+  // shift[0..2] | odd << 24, for the SIMD form's in-register look-up.
+  alignas(32) std::array<int32_t, 8> by_sector{};
   HueSectors() {
     static constexpr uint8_t shifts[6][3] = {{0, 16, 8}, {16, 0, 8}, {8, 0, 16}, {8, 16, 0}, {16, 8, 0}, {0, 8, 16}};
     const HsvTables& T = hsv_tables();
@@ -169,8 +170,7 @@ struct HueSectors {
       at[h].f = T.f6[h];
       at[h].odd = (i & 1) ? -1 : 0;
       for (int c = 0; c < 3; ++c) at[h].shift[c] = shifts[i][c];
-      f[h] = at[h].f;
-      packed[h] = shifts[i][0] | shifts[i][1] << 8 | shifts[i][2] << 16 | (i & 1) << 24;
+      by_sector[static_cast<size_t>(T.i6[h])] = shifts[i][0] | shifts[i][1] << 8 | shifts[i][2] << 16 | (i & 1) << 24;
     }
   }
 };
@@ -307,13 +307,10 @@ struct Rgb2HsvSimd {
 
 struct Hsv2RgbSimd {
   __m256i shift;
-  __m256i sectors;  // HueSectors::packed of sector i = 0..6 (6 wraps to 0)
-  explicit Hsv2RgbSimd(int hue_shift) : shift(_mm256_set1_epi32(hue_shift)) {
-    const HueSectors& H = hue_sectors();
-    alignas(32) int32_t s[8] = {0};
-    for (int h = 0; h < 256; ++h) s[hsv_tables().i6[static_cast<size_t>(h)]] = H.packed[static_cast<size_t>(h)];
-    sectors = _mm256_load_si256(reinterpret_cast<const __m256i*>(s));
-  }
+  __m256i sectors;  // HueSectors::by_sector
+  explicit Hsv2RgbSimd(int hue_shift)
+      : shift(_mm256_set1_epi32(hue_shift)),
+        sectors(_mm256_load_si256(reinterpret_cast<const __m256i*>(hue_sectors().by_sector.data()))) {}
   // third = floor(num / 255 + 1/2), num = v * (odd ? 255 - f s : 255 - s + f s), in doubles.
   // num is exact and num / 255 is a half exactly or at least 2^-38 from one
   // (see hsv_to_rgb_scalar); one fused multiply-add num * (1 / 255) + 1/2

@@ -17,6 +17,7 @@
 #include "engine/dtype.h"
 #include "engine/tensor.h"
 #include "kernels/elementwise_dims.h"
+#include "kernels/elementwise_math.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ember {
@@ -33,12 +34,7 @@ inline To convert(From v) {
   } else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) {
     return To(static_cast<float>(v));
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    // Casting NaN, an infinity or any value outside To's range is undefined
-    // behaviour in C++: truncate and clamp instead, NaN as 0.
-    if (v != v) return To(0);
-    if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
-    return static_cast<To>(v);
+    return math::saturating_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }

@@ -23,6 +23,7 @@
 #include "engine/error.h"
 #include "engine/tensor.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/elementwise_math.h"
 
 namespace ember {
 
@@ -48,16 +49,6 @@ using acc_t = typename AccType<T>::type;
 template <class T>
 inline constexpr bool is_float_like_v = std::is_floating_point_v<acc_t<T>>;
 
-// A floating value as integer type To, truncated and clamped, NaN as 0
-// (the CPU's convert<To>()); on the host too, for fill values.
-template <class To, class From>
-__host__ __device__ __forceinline__ To saturating_cast(From v) {
-  if (v != v) return To(0);
-  if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-  if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
-  return static_cast<To>(v);
-}
-
 template <class To, class From>
 __device__ __forceinline__ To cast(From v) {
   if constexpr (std::is_same_v<To, From>) {
@@ -75,7 +66,7 @@ __device__ __forceinline__ To cast(From v) {
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     // Truncate and clamp to To's range, NaN as 0, as the CPU does: a plain
     // cast to uint8 converts to 32 bits and keeps the low byte (300 -> 44).
-    return saturating_cast<To>(v);
+    return math::saturating_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }
@@ -106,7 +97,7 @@ T host_value(V v) {
   } else if constexpr (std::is_same_v<H, Half> || std::is_same_v<H, BFloat16>) {
     h = H(static_cast<float>(v));
   } else if constexpr (std::is_floating_point_v<V> && std::is_integral_v<H>) {
-    h = saturating_cast<H>(v);  // fill(nan / inf / 300.5) into an integer tensor, as on the CPU
+    h = math::saturating_cast<H>(v);  // fill(nan / inf / 300.5) into an integer tensor, as on the CPU
   } else {
     h = static_cast<H>(v);
   }
