@@ -1,6 +1,7 @@
 #include "engine/backend.h"
 
 #include "engine/error.h"
+#include "engine/memory_format.h"
 
 namespace ember {
 
@@ -17,6 +18,22 @@ Backend& backend(Device device) {
     fail("cuda", "device ", device.str(), " does not exist (", count, " CUDA devices present)");
   }
   return *cuda;
+}
+
+void Backend::conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight,
+                                        const Tensor& bias, const Conv2dParams& p, const BatchNormEval& bn,
+                                        FusedActivation act, const Tensor& residual) {
+  const MemoryFormat format = is_channels_last(out) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  const Tensor conv = empty(out.shape(), TensorOptions(out.dtype(), out.device()), format);
+  conv2d_forward(conv, input, weight, bias, p);
+  if (!residual.defined()) {
+    return batch_norm_forward_eval(out, conv, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps, act);
+  }
+  EMBER_CHECK(act == FusedActivation::None || act == FusedActivation::Relu, "conv2d_batch_norm",
+              "a residual sum takes no activation or ReLU");
+  batch_norm_forward_eval(out, conv, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps,
+                          FusedActivation::None);
+  binary(out, out, residual, act == FusedActivation::Relu ? BinaryOp::AddRelu : BinaryOp::Add, OpParams{});
 }
 
 #ifndef EMBER_WITH_CUDA

@@ -86,6 +86,13 @@ struct Conv2dParams {
   }
 };
 
+// An evaluation-mode batch norm folded into a convolution (conv2d_forward_batch_norm).
+struct BatchNormEval {
+  Tensor weight, bias;  // undefined without affine parameters
+  Tensor running_mean, running_var;
+  double eps = 1e-5;
+};
+
 struct Pool2dParams {
   int64_t kernel_h = 1, kernel_w = 1;
   int64_t stride_h = 1, stride_w = 1;
@@ -180,6 +187,13 @@ class Backend {
   virtual void conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                                       const Conv2dParams& p) = 0;
   virtual void conv2d_backward_bias(const Tensor& grad_bias, const Tensor& grad_out) = 0;
+  // Inference: out = act(batch_norm_eval(conv2d(input, weight, bias)) + residual), the batch norm with its
+  // running statistics, the residual optional (out's shape and layout; act is then None or ReLU). The CPU
+  // applies the batch norm, the residual and the activation to each block of the output while it is in
+  // cache; this default runs conv2d_forward, batch_norm_forward_eval and the add one after the other.
+  virtual void conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight,
+                                         const Tensor& bias, const Conv2dParams& p, const BatchNormEval& bn,
+                                         FusedActivation act, const Tensor& residual);
 
   // --- Batch normalisation over [N, C, *] ---
   // Uses batch statistics; writes save_mean and save_invstd ([C], float32 for

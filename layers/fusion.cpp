@@ -2,10 +2,14 @@
 
 #include <atomic>
 
+#include "engine/autocast.h"
+#include "engine/autograd/node.h"
 #include "engine/error.h"
+#include "engine/ops/conv.h"
 #include "engine/ops/elementwise.h"
 #include "layers/activation.h"
 #include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
 
 namespace ember {
 namespace {
@@ -52,6 +56,52 @@ Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b) {
   const bool fusable = act != nullptr && act->fused() == FusedActivation::Relu;
   if (!fusable || !fusing()) return relu(add(a, b));
   return add_relu(a, b);
+}
+
+bool can_fold_conv_norm(const Module& conv, const Module& norm, const Tensor& x) {
+  if (!fusing() || autocast_enabled() || !x.defined() || x.dim() != 4) return false;
+  const auto* c = dynamic_cast<const Conv2d*>(&conv);
+  const auto* bn = dynamic_cast<const BatchNorm2d*>(&norm);
+  if (c == nullptr || bn == nullptr || bn->is_training() || !bn->options.track_running_stats) return false;
+  if (bn->num_features != c->out_channels) return false;
+  return !any_requires_grad({x, c->weight, c->bias, bn->weight, bn->bias});
+}
+
+namespace {
+
+// conv2d_batch_norm for a pair can_fold_conv_norm accepted.
+Tensor folded(Module& conv, Module& norm, FusedActivation act, const Tensor& x, const Tensor& residual) {
+  const auto& c = static_cast<const Conv2d&>(conv);
+  const auto& bn = static_cast<const BatchNorm2d&>(norm);
+  const BatchNormEval eval{bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps};
+  return conv2d_batch_norm(x, c.weight, c.bias, c.options.stride, c.options.padding, c.options.dilation,
+                           c.options.groups, eval, act, residual);
+}
+
+}  // namespace
+
+Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, const Tensor& x) {
+  if (!can_fold_conv_norm(conv, norm, x)) return act ? norm_activation(norm, *act, conv(x)) : norm(conv(x));
+  const auto* a = dynamic_cast<const Activation*>(act);
+  if (act == nullptr || (a != nullptr && a->fused() != FusedActivation::None)) {
+    return folded(conv, norm, act ? a->fused() : FusedActivation::None, x, Tensor());
+  }
+  return (*act)(folded(conv, norm, FusedActivation::None, x, Tensor()));  // an activation without a fused form
+}
+
+Tensor conv_norm_activation_forward(Module& conv, Module& norm, FusedActivation act, const Tensor& x) {
+  if (can_fold_conv_norm(conv, norm, x)) return folded(conv, norm, act, x, Tensor());
+  if (act == FusedActivation::None) return norm(conv(x));
+  return norm_activation(norm, act, conv(x));
+}
+
+Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x, const Tensor& residual) {
+  const auto* a = dynamic_cast<const Activation*>(&relu);
+  const bool is_relu = a != nullptr && a->fused() == FusedActivation::Relu;
+  if (is_relu && can_fold_conv_norm(conv, norm, x) && residual.defined() && residual.dim() == 4) {
+    return folded(conv, norm, FusedActivation::Relu, x, residual);
+  }
+  return add_then_relu(relu, norm(conv(x)), residual);
 }
 
 }  // namespace ember

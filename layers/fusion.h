@@ -7,6 +7,10 @@
 //   applies it to a BatchNorm2d child followed by a fusable activation.
 // - a residual sum and its ReLU: relu(a + b) becomes add_relu(a, b), one
 //   pass instead of two.
+// - at inference, a convolution, its batch norm and activation (and a
+//   residual sum): act(bn(conv(x)) [+ r]) becomes one conv2d_batch_norm call
+//   (engine/ops/conv.h), the batch norm folded into the convolution's output.
+//   Sequential applies it to a Conv2d child followed by a BatchNorm2d.
 #pragma once
 
 #include "engine/backend.h"
@@ -30,6 +34,24 @@ bool can_fuse_norm_activation(const Module& norm, const Module& act);
 // relu(a + b) where `relu` is a ReLU module: add_relu when fusion is on and
 // no observer is installed, otherwise add, then the module.
 Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b);
+
+// act(norm(conv(x))) (act may be null: no activation): one conv2d_batch_norm
+// call when can_fold_conv_norm holds, otherwise conv, then norm_activation.
+Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, const Tensor& x);
+// The same with the activation as a function (None: no activation).
+Tensor conv_norm_activation_forward(Module& conv, Module& norm, FusedActivation act, const Tensor& x);
+
+// relu(norm(conv(x)) + residual), a ResNet block's ending: one
+// conv2d_batch_norm call with the residual when can_fold_conv_norm holds,
+// otherwise conv, norm, then add_then_relu.
+Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x, const Tensor& residual);
+
+// Whether norm(conv(x)) can run as one conv2d_batch_norm: `conv` is a Conv2d
+// and `norm` a BatchNorm2d over its output channels, in eval mode with
+// running statistics; x is 4-D; nothing needs a gradient (grad mode off, or
+// neither x nor a parameter requires grad); autocast is off; fusion is on
+// and no observer is installed.
+bool can_fold_conv_norm(const Module& conv, const Module& norm, const Tensor& x);
 
 // Fusion is on by default; tests and benchmarks turn it off to compare.
 bool layer_fusion_enabled();

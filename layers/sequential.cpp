@@ -1,5 +1,6 @@
 #include "layers/sequential.h"
 
+#include "layers/activation.h"
 #include "layers/fusion.h"
 
 namespace ember {
@@ -23,6 +24,16 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < children.size(); ++i) {
     Module& m = *children[i].second;
+    // At inference a convolution, its batch norm and a fusable activation
+    // after them run as one op (layers/fusion.h).
+    if (i + 1 < children.size() && can_fold_conv_norm(m, *children[i + 1].second, h)) {
+      Module* act = i + 2 < children.size() ? children[i + 2].second.get() : nullptr;
+      const auto* a = dynamic_cast<const Activation*>(act);
+      const bool take_act = a != nullptr && a->fused() != FusedActivation::None;
+      h = conv_norm_activation_forward(m, *children[i + 1].second, take_act ? act : nullptr, h);
+      i += take_act ? 2 : 1;
+      continue;
+    }
     // A batch norm and the activation after it run as one fused op.
     if (i + 1 < children.size() && can_fuse_norm_activation(m, *children[i + 1].second)) {
       h = norm_activation(m, *children[i + 1].second, h);

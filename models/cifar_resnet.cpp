@@ -42,9 +42,9 @@ class BasicBlock final : public Module {
     relu_ = register_module("relu", make_relu());
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
-    out = (*bn2_)((*conv2_)(out));
-    return add_then_relu(*relu_, out, (*shortcut_)(x));
+    const Tensor shortcut = (*shortcut_)(x);
+    const Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
+    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, shortcut);
   }
 
  private:
@@ -81,7 +81,7 @@ CifarResNet::CifarResNet(int64_t depth, int64_t num_classes) : Module("CifarResN
 }
 
 Tensor CifarResNet::forward(const Tensor& x) {
-  Tensor h = norm_activation(*bn1_, *relu_, (*conv1_)(x));
+  Tensor h = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
   for (auto& stage : stages_) h = (*stage)(h);
   // The reference pools with a kernel of the map's width (8 for 32x32
   // inputs); for square inputs that is this global average.

@@ -18,10 +18,9 @@ class BasicBlock final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
-    out = (*bn2_)((*conv2_)(out));
-    Tensor identity = downsample_ ? (*downsample_)(x) : x;
-    return add_then_relu(*relu_, out, identity);
+    const Tensor identity = downsample_ ? (*downsample_)(x) : x;
+    const Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
+    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, identity);
   }
 
  private:
@@ -42,11 +41,10 @@ class Bottleneck final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = norm_activation(*bn1_, *relu_, (*conv1_)(x));
-    out = norm_activation(*bn2_, *relu_, (*conv2_)(out));
-    out = (*bn3_)((*conv3_)(out));
-    Tensor identity = downsample_ ? (*downsample_)(x) : x;
-    return add_then_relu(*relu_, out, identity);
+    const Tensor identity = downsample_ ? (*downsample_)(x) : x;
+    Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
+    out = conv_norm_activation_forward(*conv2_, *bn2_, relu_.get(), out);
+    return conv_norm_add_relu(*conv3_, *bn3_, *relu_, out, identity);
   }
 
  private:
@@ -92,7 +90,7 @@ ResNet::ResNet(std::vector<int64_t> blocks, bool bottleneck, int64_t num_classes
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor h = (*maxpool_)(norm_activation(*bn1_, *relu_, (*conv1_)(x)));
+  Tensor h = (*maxpool_)(conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x));
   for (auto& stage : stages_) h = (*stage)(h);
   h = (*avgpool_)(h).flatten(1);
   return (*child("fc"))(h);

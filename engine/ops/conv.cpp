@@ -11,16 +11,17 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
 }
 
-Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg, Pair stride, Pair padding,
-              Pair dilation, int64_t groups) {
-  const char* op = "conv2d";
-  // Under autocast the convolution runs in the 16-bit type (engine/autocast.h).
-  const Tensor input = autocast_to_lower(input_arg), weight = autocast_to_lower(weight_arg),
-               bias = autocast_to_lower(bias_arg);
-  EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
-  if (input.dim() == 3) {  // one unbatched image
-    return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
-  }
+namespace {
+
+// A checked convolution call: its operands laid out alike and its output allocated.
+struct ConvCall {
+  Tensor x, w, b, out;
+  Conv2dParams p;
+  MemoryFormat format;
+};
+
+ConvCall prepare_conv(const char* op, const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride,
+                      Pair padding, Pair dilation, int64_t groups) {
   EMBER_CHECK(input.dim() == 4, op, "expected a 4-D input [N, C, H, W] (or 3-D [C, H, W]), got shape ", input.shape());
   EMBER_CHECK(weight.dim() == 4, op, "expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got shape ",
               weight.shape());
@@ -52,13 +53,34 @@ Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& b
 
   // Channels-last when the input or the weight is (as torch decides): then
   // every tensor of the call, the gradients included, is laid out NHWC.
-  const MemoryFormat format = is_channels_last(input) || is_channels_last(weight) ? MemoryFormat::ChannelsLast
-                                                                                 : MemoryFormat::Contiguous;
-  Conv2dParams p{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups,
-                 format == MemoryFormat::ChannelsLast};
-  Tensor x = input.detach().contiguous(format), w = weight.detach().contiguous(format);
-  Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor out = empty({input.size(0), OC, OH, OW}, TensorOptions(input.dtype(), input.device()), format);
+  ConvCall call;
+  call.format = is_channels_last(input) || is_channels_last(weight) ? MemoryFormat::ChannelsLast
+                                                                     : MemoryFormat::Contiguous;
+  call.p = Conv2dParams{stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups,
+                        call.format == MemoryFormat::ChannelsLast};
+  call.x = input.detach().contiguous(call.format);
+  call.w = weight.detach().contiguous(call.format);
+  call.b = bias.defined() ? bias.detach().contiguous() : Tensor();
+  call.out = empty({input.size(0), OC, OH, OW}, TensorOptions(input.dtype(), input.device()), call.format);
+  return call;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& bias_arg, Pair stride, Pair padding,
+              Pair dilation, int64_t groups) {
+  const char* op = "conv2d";
+  // Under autocast the convolution runs in the 16-bit type (engine/autocast.h).
+  const Tensor input = autocast_to_lower(input_arg), weight = autocast_to_lower(weight_arg),
+               bias = autocast_to_lower(bias_arg);
+  EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
+  if (input.dim() == 3) {  // one unbatched image
+    return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  }
+  ConvCall call = prepare_conv(op, input, weight, bias, stride, padding, dilation, groups);
+  const Tensor &x = call.x, &w = call.w, &b = call.b, &out = call.out;
+  const Conv2dParams p = call.p;
+  const MemoryFormat format = call.format;
   if (out.numel() > 0) backend(input.device()).conv2d_forward(out, x, w, b, p);
 
   if (any_requires_grad({input, weight, bias})) {
@@ -85,6 +107,49 @@ Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& b
            });
   }
   return out;
+}
+
+Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
+                         Pair dilation, int64_t groups, const BatchNormEval& bn, FusedActivation act,
+                         const Tensor& residual) {
+  const char* op = "conv2d_batch_norm";
+  EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
+  EMBER_CHECK(!any_requires_grad({input, weight, bias, bn.weight, bn.bias, residual}), op,
+              "computes no gradients (an inference op); under autograd run conv2d and batch_norm, or call it "
+              "inside NoGradGuard");
+  EMBER_CHECK(bn.eps >= 0, op, "eps must be non-negative, got ", bn.eps);
+  ConvCall call = prepare_conv(op, input, weight, bias, stride, padding, dilation, groups);
+  const int64_t OC = weight.size(0);
+  EMBER_CHECK(bn.running_mean.defined() && bn.running_var.defined(), op,
+              "needs the batch norm's running_mean and running_var");
+  for (const Tensor* t : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
+    if (!t->defined()) continue;
+    EMBER_CHECK(t->dim() == 1 && t->size(0) == OC, op, "batch-norm tensor of shape ", t->shape(), " does not match ",
+                OC, " output channels");
+    EMBER_CHECK(t->device() == input.device(), op, "batch-norm tensors must be on the input's device (",
+                input.device().str(), "), got ", t->device().str());
+    const bool mixed = is_16bit_float(input.dtype()) && t->dtype() == DType::Float32;
+    EMBER_CHECK(t->dtype() == input.dtype() || mixed, op, "a batch-norm tensor is ", dtype_name(t->dtype()),
+                " but the input is ", dtype_name(input.dtype()),
+                " (a 16-bit input may have float32 batch-norm tensors; nothing else mixes)");
+  }
+  BatchNormEval norm{bn.weight.defined() ? bn.weight.contiguous() : Tensor(),
+                     bn.bias.defined() ? bn.bias.contiguous() : Tensor(), bn.running_mean.contiguous(),
+                     bn.running_var.contiguous(), bn.eps};
+  Tensor r;
+  if (residual.defined()) {
+    EMBER_CHECK(residual.shape() == call.out.shape(), op, "the residual of shape ", residual.shape(),
+                " does not match the output's ", call.out.shape());
+    EMBER_CHECK(residual.device() == input.device() && residual.dtype() == input.dtype(), op,
+                "the residual must be on the input's device and of its dtype");
+    EMBER_CHECK(act == FusedActivation::None || act == FusedActivation::Relu, op,
+                "a residual sum takes no activation or ReLU");
+    r = residual.contiguous(call.format);
+  }
+  if (call.out.numel() > 0) {
+    backend(input.device()).conv2d_forward_batch_norm(call.out, call.x, call.w, call.b, call.p, norm, act, r);
+  }
+  return call.out;
 }
 
 }  // namespace ember

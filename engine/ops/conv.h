@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "engine/backend.h"
 #include "engine/tensor.h"
 
 namespace ember {
@@ -12,6 +13,19 @@ using Pair = std::array<int64_t, 2>;
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(), Pair stride = {1, 1},
               Pair padding = {0, 0}, Pair dilation = {1, 1}, int64_t groups = 1);
+
+// Inference: act(batch_norm(conv2d(input, weight, bias)) + residual), the
+// batch norm in evaluation mode (running statistics), the residual optional
+// (the output's shape; act is then None or ReLU). One op instead of three,
+// and on the CPU one pass over the output: the batch norm, the sum and the
+// activation are applied to each block of the output while it is in cache.
+// Numbers as those of the ops one after the other. It records no autograd
+// graph and refuses tensors that require grad; 4-D NCHW (or channels-last)
+// input only. layers/fusion.h calls it for a model in eval mode under
+// NoGradGuard.
+Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
+                         Pair dilation, int64_t groups, const BatchNormEval& bn,
+                         FusedActivation act = FusedActivation::None, const Tensor& residual = Tensor());
 
 // Output size of one spatial dim: (in + 2*pad - dilation*(k-1) - 1) / stride + 1.
 int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);

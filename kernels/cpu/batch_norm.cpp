@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/cpu/batch_norm_nhwc.h"
+#include "kernels/cpu/batch_norm_rows.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/sigmoid_span.h"
@@ -49,23 +50,6 @@ T row_sum_sq(const T* p, int64_t S, T shift) {
 #pragma omp simd reduction(+ : acc)
   for (int64_t i = 0; i < S; ++i) acc += (p[i] - shift) * (p[i] - shift);
   return acc;
-}
-
-// q = act(p * scale + shift) over a row. SiLU on float32 takes the
-// vectorised exp (sigmoid_span.h); the other activations are selects.
-template <class T, FusedActivation A>
-void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
-  if constexpr (A == FusedActivation::Silu) {
-    for (int64_t i = 0; i < S; ++i) q[i] = p[i] * scale + shift;
-    if constexpr (std::is_same_v<T, float>) {
-      silu_span(q, q, S);
-    } else {
-      for (int64_t i = 0; i < S; ++i) q[i] = math::silu(q[i]);
-    }
-  } else {
-#pragma omp simd
-    for (int64_t i = 0; i < S; ++i) q[i] = math::fused_activation(p[i] * scale + shift, A);
-  }
 }
 
 // d = dy * act'(p * scale + shift) over a row (d may be a scratch row).
@@ -129,15 +113,13 @@ void forward_eval_typed(const Tensor& out, const Tensor& input, const Tensor& we
   T* y = static_cast<T*>(out.data_ptr());
   const T* w = ptr_or_null<T>(weight);
   const T* b = ptr_or_null<T>(bias);
-  const T* rm = static_cast<const T*>(running_mean.data_ptr());
-  const T* rv = static_cast<const T*>(running_var.data_ptr());
+  std::vector<T> scale, shift;
+  eval_scale_and_shift<T>(s.C, static_cast<const T*>(running_mean.data_ptr()),
+                          static_cast<const T*>(running_var.data_ptr()), eps, w, b, scale, shift);
   parallel_for(s.N * s.C, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.S, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      int64_t c = t % s.C;
-      double invstd = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
-      const T scale = static_cast<T>(invstd * (w ? w[c] : 1.0));
-      const T shift = static_cast<T>((b ? b[c] : 0.0) - rm[c] * invstd * (w ? w[c] : 1.0));
-      normalise_row<T, A>(x + t * s.S, y + t * s.S, s.S, scale, shift);
+      const size_t c = static_cast<size_t>(t % s.C);
+      normalise_row<T, A>(x + t * s.S, y + t * s.S, s.S, scale[c], shift[c]);
     }
   });
 }

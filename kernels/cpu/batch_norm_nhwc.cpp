@@ -10,6 +10,7 @@
 // backward reads x and dy (writing dpre into dx with an activation), then x
 // and dy (or dx) again and writes dx.
 #include "kernels/cpu/batch_norm_nhwc.h"
+#include "kernels/cpu/batch_norm_rows.h"
 
 #include <cmath>
 #include <vector>
@@ -48,22 +49,6 @@ std::vector<double> channel_sums(int64_t P, int64_t C, AddPixel&& add_pixel) {
   return sums;
 }
 
-// q = act(p * scale + shift) over one pixel's channels.
-template <class T, FusedActivation A>
-void normalise_pixel(const T* p, T* q, int64_t C, const T* scale, const T* shift) {
-  if constexpr (A == FusedActivation::Silu) {
-    for (int64_t c = 0; c < C; ++c) q[c] = p[c] * scale[c] + shift[c];
-    if constexpr (std::is_same_v<T, float>) {
-      silu_span(q, q, C);
-    } else {
-      for (int64_t c = 0; c < C; ++c) q[c] = math::silu(q[c]);
-    }
-  } else {
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) q[c] = math::fused_activation(p[c] * scale[c] + shift[c], A);
-  }
-}
-
 // d = dy * act'(p * scale + shift) over one pixel's channels.
 template <class T, FusedActivation A>
 void activation_grad_pixel(const T* p, const T* g, T* d, int64_t C, const T* scale, const T* shift) {
@@ -77,19 +62,6 @@ void activation_grad_pixel(const T* p, const T* g, T* d, int64_t C, const T* sca
   } else {
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) d[c] = math::fused_activation_backward(g[c], p[c] * scale[c] + shift[c], A);
-  }
-}
-
-// Per-channel scale = invstd * w and shift = b - mean * invstd * w.
-template <class T>
-void scale_and_shift(int64_t C, const double* mean, const double* invstd, const T* w, const T* b,
-                     std::vector<T>& scale, std::vector<T>& shift) {
-  scale.resize(static_cast<size_t>(C));
-  shift.resize(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) {
-    const double wc = w ? w[c] : 1.0;
-    scale[static_cast<size_t>(c)] = static_cast<T>(invstd[c] * wc);
-    shift[static_cast<size_t>(c)] = static_cast<T>((b ? b[c] : 0.0) - mean[c] * invstd[c] * wc);
   }
 }
 
@@ -146,15 +118,10 @@ template <class T, FusedActivation A>
 void forward_eval_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                         const Tensor& running_mean, const Tensor& running_var, double eps) {
   const int64_t C = input.size(1), P = input.numel() / std::max<int64_t>(C, 1);
-  const T* rm = static_cast<const T*>(running_mean.data_ptr());
-  const T* rv = static_cast<const T*>(running_var.data_ptr());
-  std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c) {
-    mean[static_cast<size_t>(c)] = rm[c];
-    invstd[static_cast<size_t>(c)] = 1.0 / std::sqrt(static_cast<double>(rv[c]) + eps);
-  }
   std::vector<T> scale, shift;
-  scale_and_shift<T>(C, mean.data(), invstd.data(), ptr_or_null<T>(weight), ptr_or_null<T>(bias), scale, shift);
+  eval_scale_and_shift<T>(C, static_cast<const T*>(running_mean.data_ptr()),
+                          static_cast<const T*>(running_var.data_ptr()), eps, ptr_or_null<T>(weight),
+                          ptr_or_null<T>(bias), scale, shift);
   normalise_all<T, A>(static_cast<const T*>(input.data_ptr()), static_cast<T*>(out.data_ptr()), P, C, scale, shift);
 }
 

@@ -13,6 +13,10 @@
 // its own col buffer), otherwise inside the product. Small output maps
 // (under 128 pixels) put several samples' columns side by side in one
 // product instead (samples_per_product).
+// At inference an evaluation-mode batch norm, its activation and a residual
+// sum can be folded in (conv2d_forward_batch_norm): each block of output
+// rows goes through conv_epilogue.h right after its product, while it is
+// still in cache, instead of in passes of their own over the whole output.
 // Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
 #include <algorithm>
 #include <vector>
@@ -190,7 +194,8 @@ void for_each_block(const ConvGeometry& g, int64_t rows, int64_t col_elems, Body
 
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& g) {
+                   const ConvGeometry& g, const ConvEpilogueSpec& spec) {
+  const ConvEpilogue<T> epi(spec, g.OC);
   const T* x = static_cast<const T*>(input.data_ptr());
   const T* w = static_cast<const T*>(weight.data_ptr());
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
@@ -208,6 +213,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
           T* dst = y + (n * g.OC + oc) * ohw;
           const T add = b ? b[oc] : T(0);
           for (int64_t j = 0; j < ohw; ++j) dst[j] = src[j] + add;
+          epi.channel_span(dst, (n * g.OC + oc) * ohw, oc, ohw);
         }
       }
     });
@@ -230,6 +236,8 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
         for (int64_t j = 0; j < cols; ++j) row[j] += bias_oc;
       }
     }
+    const int64_t offset = (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW;
+    epi.channels(y + offset, offset, grp * g.OCg, (grp + 1) * g.OCg, ohw, cols);
   });
 }
 
@@ -391,6 +399,32 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 
 // A channels-last call with no NHWC kernel (a grouped convolution that is
 // not depthwise) runs in NCHW on copies; the result is copied back.
+namespace {
+
+// conv2d_forward with `epi` applied to the output as it is computed.
+void conv2d_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const Conv2dParams& p, const ConvEpilogueSpec& epi) {
+  ConvGeometry g(input, weight, out, p);
+  if (p.channels_last) {
+    if (g.groups == 1) return conv2d_nhwc_forward_cpu(out, input, weight, bias, g, epi);
+    if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_forward_cpu(out, input, weight, bias, g, epi);
+    // Other grouped convolutions run in NCHW, the epilogue then in NHWC over the copied result.
+    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
+    conv2d_forward_cpu(y, input.contiguous(), weight.contiguous(), bias, p.as_nchw(), {});
+    cpu_backend().copy(out, y);
+    dispatch_float_double(out.dtype(), "conv2d", [&]<class T>() {
+      const int64_t pixels = out.numel() / std::max<int64_t>(g.OC, 1);
+      ConvEpilogue<T>(epi, g.OC).pixels(static_cast<T*>(out.data_ptr()), 0, pixels);
+    });
+    return;
+  }
+  if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g, epi);
+  dispatch_float_double(input.dtype(), "conv2d",
+                        [&]<class T>() { forward_typed<T>(out, input, weight, bias, g, epi); });
+}
+
+}  // namespace
+
 void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                 const Conv2dParams& p) {
   if (any_16bit({out, input, weight, bias})) {
@@ -398,16 +432,20 @@ void CpuBackend::conv2d_forward(const Tensor& out, const Tensor& input, const Te
     conv2d_forward(y.work(), widened(input), widened(weight), widened(bias), p);
     return y.commit();
   }
-  ConvGeometry g(input, weight, out, p);
-  if (p.channels_last) {
-    if (g.groups == 1) return conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
-    if (g.has_nhwc_kernel()) return depthwise_conv2d_nhwc_forward_cpu(out, input, weight, bias, g);
-    Tensor y = empty(out.shape(), TensorOptions(out.dtype(), out.device()));
-    conv2d_forward(y, input.contiguous(), weight.contiguous(), bias, p.as_nchw());
-    return copy(out, y);
+  conv2d_forward_cpu(out, input, weight, bias, p, {});
+}
+
+void CpuBackend::conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight,
+                                           const Tensor& bias, const Conv2dParams& p, const BatchNormEval& bn,
+                                           FusedActivation act, const Tensor& residual) {
+  // 16-bit tensors, and batch-norm tensors of another dtype than the
+  // convolution's, take the ops one after the other (each converts on its own).
+  bool separate = any_16bit({out, input, weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, residual});
+  for (const Tensor* t : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
+    separate = separate || (t->defined() && t->dtype() != out.dtype());
   }
-  if (g.depthwise()) return depthwise_conv2d_forward_cpu(out, input, weight, bias, g);
-  dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
+  if (separate) return Backend::conv2d_forward_batch_norm(out, input, weight, bias, p, bn, act, residual);
+  conv2d_forward_cpu(out, input, weight, bias, p, ConvEpilogueSpec{&bn, act, residual});
 }
 
 void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,

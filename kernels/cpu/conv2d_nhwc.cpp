@@ -10,7 +10,8 @@
 // unpadded convolution skips im2col: the input [P, C] already is col.
 // Threads: over ranges of samples when the batch has one per thread (each
 // range with its own col buffer, so col2im never writes across threads),
-// otherwise inside the products.
+// otherwise inside the products. A folded batch norm (conv_epilogue.h) is
+// applied to each block of pixels right after its product.
 // Cost: 2*P*OC*K flops; col adds P*K writes and reads per pass.
 #include <algorithm>
 #include <vector>
@@ -104,7 +105,8 @@ void for_each_pixel_block(const ConvGeometry& g, int64_t rows, int64_t col_elems
 
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& g) {
+                   const ConvGeometry& g, const ConvEpilogueSpec& spec) {
+  const ConvEpilogue<T> epi(spec, g.OC);
   const T* x = static_cast<const T*>(input.data_ptr());
   const T* w = static_cast<const T*>(weight.data_ptr());
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
@@ -123,6 +125,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
         for (int64_t oc = 0; oc < g.OC; ++oc) row[oc] += b[oc];
       }
     }
+    epi.pixels(yb, m0, m1);
   });
 }
 
@@ -187,8 +190,9 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 }  // namespace
 
 void conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                             const ConvGeometry& g) {
-  dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
+                             const ConvGeometry& g, const ConvEpilogueSpec& epi) {
+  dispatch_float_double(input.dtype(), "conv2d",
+                        [&]<class T>() { forward_typed<T>(out, input, weight, bias, g, epi); });
 }
 
 void conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "engine/backend.h"
+#include "kernels/cpu/conv_epilogue.h"
 
 namespace ember {
 
@@ -31,9 +32,10 @@ struct ConvGeometry {
   }
 };
 
-// Depthwise kernels (depthwise_conv2d.cpp).
+// Depthwise kernels (depthwise_conv2d.cpp). The forward kernels apply `epi`
+// (conv_epilogue.h) to each part of the output as they finish it.
 void depthwise_conv2d_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                                  const ConvGeometry& g);
+                                  const ConvGeometry& g, const ConvEpilogueSpec& epi = {});
 void depthwise_conv2d_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                          const ConvGeometry& g);
 void depthwise_conv2d_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
@@ -42,13 +44,13 @@ void depthwise_conv2d_backward_weight_cpu(const Tensor& grad_weight, const Tenso
 // Channels-last kernels: groups == 1 (conv2d_nhwc.cpp) and depthwise with
 // one output channel per input channel (depthwise_conv2d_nhwc.cpp).
 void conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                             const ConvGeometry& g);
+                             const ConvGeometry& g, const ConvEpilogueSpec& epi = {});
 void conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                     const ConvGeometry& g);
 void conv2d_nhwc_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                                      const ConvGeometry& g);
 void depthwise_conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight,
-                                       const Tensor& bias, const ConvGeometry& g);
+                                       const Tensor& bias, const ConvGeometry& g, const ConvEpilogueSpec& epi = {});
 void depthwise_conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                               const ConvGeometry& g);
 void depthwise_conv2d_nhwc_backward_weight_cpu(const Tensor& grad_weight, const Tensor& grad_out,

@@ -45,6 +45,9 @@ class CpuBackend final : public Backend {
   // conv2d.cpp (im2col + GEMM) and depthwise_conv2d.cpp
   void conv2d_forward(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& p) override;
+  void conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                 const Conv2dParams& p, const BatchNormEval& bn, FusedActivation act,
+                                 const Tensor& residual) override;
   void conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,

@@ -8,7 +8,8 @@
 // registers and no bounds checks, vectorised along ow. Other shapes take the
 // general path, which adds one tap at a time into the output row (KH*KW
 // passes over it). Threads over (n, oc) planes; the weight gradient is
-// threaded over oc, summing over the batch inside.
+// threaded over oc, summing over the batch inside. A folded batch norm
+// (conv_epilogue.h) is applied to each plane as it is finished.
 // Cost: 2*KH*KW flops per output element; each input plane is read from
 // memory once (into the scratch, or by the first tap) and KH*KW times from
 // cache; each output element is written once.
@@ -96,7 +97,8 @@ PlaneForward<T> choose_plane_forward(const ConvGeometry& g) {
 
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& g) {
+                   const ConvGeometry& g, const ConvEpilogueSpec& spec) {
+  const ConvEpilogue<T> epi(spec, g.OC);
   const T* x = static_cast<const T*>(input.data_ptr());
   const T* w = static_cast<const T*>(weight.data_ptr());
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
@@ -110,6 +112,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
       int64_t n = t / g.OC, oc = t % g.OC, c = oc / g.OCg;
       plane_forward(x + (n * g.C + c) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : T(0), y + t * g.OH * g.OW, g,
                     padded.data());
+      epi.channel_span(y + t * g.OH * g.OW, t * g.OH * g.OW, oc, g.OH * g.OW);
     }
   });
 }
@@ -199,9 +202,9 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 }  // namespace
 
 void depthwise_conv2d_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                                  const ConvGeometry& g) {
+                                  const ConvGeometry& g, const ConvEpilogueSpec& epi) {
   dispatch_float_double(input.dtype(), "conv2d",
-                        [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
+                        [&]<class T>() { forward_typed<T>(out, input, weight, bias, g, epi); });
 }
 
 void depthwise_conv2d_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,

@@ -8,7 +8,8 @@
 // contiguous vector too.
 // Threads: over output rows (n, oh) for the forward, input rows (n, ih) for
 // the input gradient (gathered, so no two threads write one element), and
-// over samples for the weight gradient (a partial sum per thread).
+// over samples for the weight gradient (a partial sum per thread). A folded
+// batch norm (conv_epilogue.h) is applied to each output row as it is finished.
 // Cost: 2*KH*KW flops per output element; each input pixel's channel vector
 // is read KH*KW times, from cache after the first.
 #include <algorithm>
@@ -36,7 +37,8 @@ inline void multiply_add(T* __restrict acc, const T* __restrict a, const T* __re
 
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& g) {
+                   const ConvGeometry& g, const ConvEpilogueSpec& spec) {
+  const ConvEpilogue<T> epi(spec, g.OC);
   const T* x = static_cast<const T*>(input.data_ptr());
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
   T* y = static_cast<T*>(out.data_ptr());
@@ -60,6 +62,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
           }
         }
       }
+      epi.pixels(y + row * g.OW * C, row * g.OW, (row + 1) * g.OW);
     }
   });
 }
@@ -145,8 +148,9 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 }  // namespace
 
 void depthwise_conv2d_nhwc_forward_cpu(const Tensor& out, const Tensor& input, const Tensor& weight,
-                                       const Tensor& bias, const ConvGeometry& g) {
-  dispatch_float_double(input.dtype(), "conv2d", [&]<class T>() { forward_typed<T>(out, input, weight, bias, g); });
+                                       const Tensor& bias, const ConvGeometry& g, const ConvEpilogueSpec& epi) {
+  dispatch_float_double(input.dtype(), "conv2d",
+                        [&]<class T>() { forward_typed<T>(out, input, weight, bias, g, epi); });
 }
 
 void depthwise_conv2d_nhwc_backward_input_cpu(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,

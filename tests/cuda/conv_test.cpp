@@ -3,7 +3,8 @@
 // odd sizes, non-contiguous input), Ember's depthwise kernel (also checked
 // directly against cuDNN's grouped convolution), the bias gradient, the
 // backend switches (TF32, cudnn_benchmark, deterministic) and the
-// algorithm cache; float64; float16/bfloat16 against float32.
+// algorithm cache; float64; float16/bfloat16 against float32; the inference
+// op conv2d_batch_norm (the backends' default: cuDNN conv, batch norm, add).
 #include "tests/cuda/cuda_test_util.h"
 
 #ifdef EMBER_WITH_CUDA
@@ -169,6 +170,30 @@ TEST(CudaConv, HalfAndBFloat16AgainstFloat32) {
       sum(mul(y32, up.to(DType::Float32))).backward();
       EXPECT_LE(relative_error(x.grad().to(DType::Float32).cpu(), x32.grad().cpu()), tol) << dtype_name(dtype);
       EXPECT_LE(relative_error(w.grad().to(DType::Float32).cpu(), w32.grad().cpu()), tol) << dtype_name(dtype);
+    }
+  }
+}
+
+TEST(CudaConv, Conv2dBatchNormMatchesCpu) {
+  EMBER_REQUIRE_CUDA();
+  manual_seed(9);
+  NoGradGuard no_grad;
+  for (const ConvCase& c : conv_cases()) {
+    const int64_t OC = c.w[0];
+    const int64_t OH = conv_output_size(c.x[2], c.w[2], c.stride[0], c.pad[0], c.dil[0]);
+    const int64_t OW = conv_output_size(c.x[3], c.w[3], c.stride[1], c.pad[1], c.dil[1]);
+    std::vector<Tensor> inputs{rnd(c.x, false), rnd(c.w, false), rnd({OC}, false), uniform({OC}, -2, 3),
+                               uniform({OC}, -1, 5), rnd({OC}, false), uniform({OC}, 0.5, 2),
+                               rnd({c.x[0], OC, OH, OW}, false)};
+    for (bool residual : {false, true}) {
+      compare_with_cpu(inputs,
+                       [&](const std::vector<Tensor>& v) {
+                         const BatchNormEval bn{v[3], v[4], v[5], v[6], 1e-3};
+                         return conv2d_batch_norm(v[0], v[1], c.bias ? v[2] : Tensor(), c.stride, c.pad, c.dil,
+                                                  c.groups, bn, residual ? FusedActivation::Relu : FusedActivation::Relu6,
+                                                  residual ? v[7] : Tensor());
+                       },
+                       kAccumulateTol, residual ? "conv2d_batch_norm + residual" : "conv2d_batch_norm");
     }
   }
 }

@@ -1,9 +1,13 @@
 // Fused ops against the unfused expressions in PyTorch: batch norm with its
 // activation (ReLU, ReLU6, SiLU, Hardswish; training and evaluation; forward and every
 // gradient) and relu(a + b); finite differences in float64; and the layer
-// fusion the models use, against the same modules run one by one.
+// fusion the models use, against the same modules run one by one; and the
+// inference op conv2d_batch_norm (a convolution with its evaluation-mode
+// batch norm, activation and residual folded into its output) against
+// PyTorch and, number for number, against the ops one after the other.
 #include <gtest/gtest.h>
 
+#include "engine/autograd/grad_mode.h"
 #include "layers/fusion.h"
 #include "layers/layers.h"
 #include "models/registry.h"
@@ -180,6 +184,213 @@ TEST(LayerFusion, SequentialFusesBatchNormAndItsActivation) {
     seq(x);
   }
   EXPECT_EQ(seen, 5);  // four children and the Sequential itself
+}
+
+// --- conv2d_batch_norm ---
+
+struct ConvCase {
+  const char* name;
+  int64_t N, C, OC, H, kernel, stride, padding, groups;
+};
+const ConvCase kConvCases[] = {
+    {"3x3 conv", 2, 5, 7, 9, 3, 1, 1, 1},
+    {"3x3 stride 2", 1, 4, 6, 11, 3, 2, 1, 1},
+    {"pointwise", 2, 6, 5, 8, 1, 1, 0, 1},
+    {"7x7 map, several samples per product", 5, 8, 12, 7, 3, 1, 1, 1},
+    {"depthwise 3x3", 2, 6, 6, 10, 3, 1, 1, 6},
+    {"depthwise 5x5 stride 2", 1, 4, 4, 12, 5, 2, 2, 4},
+    {"grouped", 2, 6, 4, 7, 3, 1, 1, 2},
+};
+
+// The batch norm's tensors for `OC` channels, spread so the result crosses
+// 0 and 6.
+BatchNormEval random_batch_norm(int64_t OC, DType dtype, bool affine) {
+  BatchNormEval bn;
+  if (affine) {
+    bn.weight = uniform({OC}, -2, 3).to(dtype);
+    bn.bias = uniform({OC}, -1, 5).to(dtype);
+  }
+  bn.running_mean = randn({OC}).to(dtype);
+  bn.running_var = uniform({OC}, 0.5, 2).to(dtype);
+  bn.eps = 1e-3;
+  return bn;
+}
+
+// conv2d, batch_norm and the activation (or the residual add) one after the other.
+Tensor conv_bn_separately(const Tensor& x, const Tensor& w, const Tensor& b, const ConvCase& c, const BatchNormEval& bn,
+                          FusedActivation act, const Tensor& residual) {
+  Tensor h = conv2d(x, w, b, {c.stride, c.stride}, {c.padding, c.padding}, {1, 1}, c.groups);
+  if (!residual.defined()) return batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, false, 0.1, bn.eps, act);
+  h = batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, false, 0.1, bn.eps);
+  return act == FusedActivation::Relu ? add_relu(h, residual) : add(h, residual);
+}
+
+// Every kernel (GEMM, depthwise, grouped; NCHW and channels-last), every
+// activation, with and without the convolution's bias, the batch norm's
+// affine parameters and a residual, in float32 and float64: exactly the
+// numbers of the ops one after the other.
+TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
+  NoGradGuard no_grad;
+  manual_seed(3);
+  int checked = 0;
+  for (const ConvCase& c : kConvCases) {
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      for (bool channels_last : {false, true}) {
+        for (int variant = 0; variant < 4; ++variant) {
+          const bool with_bias = variant & 1, affine = !(variant & 2);
+          const MemoryFormat format = channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+          Tensor x = randn({c.N, c.C, c.H, c.H}).to(dtype).contiguous(format);
+          Tensor w = randn({c.OC, c.C / c.groups, c.kernel, c.kernel}).to(dtype).contiguous(format);
+          Tensor b = with_bias ? randn({c.OC}).to(dtype) : Tensor();
+          const BatchNormEval bn = random_batch_norm(c.OC, dtype, affine);
+          const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, 1);
+          Tensor residual = randn({c.N, c.OC, OH, OH}).to(dtype).contiguous(format);
+          const Pair stride{c.stride, c.stride}, padding{c.padding, c.padding};
+          for (FusedActivation act : {FusedActivation::None, FusedActivation::Relu, FusedActivation::Relu6,
+                                      FusedActivation::Silu, FusedActivation::Hardswish}) {
+            for (bool with_residual : {false, true}) {
+              if (with_residual && act != FusedActivation::None && act != FusedActivation::Relu) continue;
+              SCOPED_TRACE(cat_str(c.name, ", ", dtype_name(dtype), channels_last ? ", channels-last" : "",
+                                   with_bias ? ", conv bias" : "", affine ? "" : ", no affine",
+                                   ", activation ", static_cast<int>(act), with_residual ? ", residual" : ""));
+              const Tensor r = with_residual ? residual : Tensor();
+              Tensor fused = conv2d_batch_norm(x, w, b, stride, padding, {1, 1}, c.groups, bn, act, r);
+              Tensor expected = conv_bn_separately(x, w, b, c, bn, act, r);
+              ASSERT_EQ(fused.shape(), expected.shape());
+              EXPECT_EQ(is_channels_last(fused), channels_last);
+              EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 7 * 2 * 2 * 4 * 7);
+}
+
+TEST(Conv2dBatchNorm, MatchesPyTorch) {
+  NoGradGuard no_grad;
+  for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[4]}) {
+    SCOPED_TRACE(c.name);
+    const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, 1);
+    const std::string conv = cat_str("F.conv2d(a, b, c, stride=", c.stride, ", padding=", c.padding,
+                                     ", groups=", c.groups, ")");
+    const std::string bn = cat_str("F.batch_norm(", conv, ", f, g, d, e, training=False, eps=1e-3)");
+    std::vector<InputSpec> inputs = {in::no_grad(in::randn({c.N, c.C, c.H, c.H})),
+                                     in::no_grad(in::randn({c.OC, c.C / c.groups, c.kernel, c.kernel})),
+                                     in::no_grad(in::randn({c.OC})),
+                                     in::no_grad(in::uniform({c.OC}, -2, 3)),
+                                     in::no_grad(in::uniform({c.OC}, -1, 5)),
+                                     in::no_grad(in::randn({c.OC})),
+                                     in::no_grad(in::positive({c.OC})),
+                                     in::no_grad(in::randn({c.N, c.OC, OH, OH}))};
+    auto run = [&](FusedActivation act, bool residual) {
+      return [&c, act, residual](const Inputs& x) {
+        const BatchNormEval norm{x[3], x[4], x[5], x[6], 1e-3};
+        return conv2d_batch_norm(x[0], x[1], x[2], {c.stride, c.stride}, {c.padding, c.padding}, {1, 1}, c.groups,
+                                 norm, act, residual ? x[7] : Tensor());
+      };
+    };
+    check_op(inputs, cat_str("F.relu6(", bn, ")"), run(FusedActivation::Relu6, false), kAccumulating);
+    check_op(inputs, cat_str("F.silu(", bn, ")"), run(FusedActivation::Silu, false), kAccumulating);
+    check_op(inputs, cat_str("F.relu(", bn, " + h)"), run(FusedActivation::Relu, true), kAccumulating);
+  }
+}
+
+// The backends' default (the ops one after the other, which CUDA runs) gives
+// the CPU's fused numbers; 16-bit tensors and batch-norm parameters of
+// another dtype take it on the CPU too.
+TEST(Conv2dBatchNorm, DefaultAndMixedDtypesAgree) {
+  NoGradGuard no_grad;
+  const ConvCase& c = kConvCases[0];
+  Tensor x = randn({c.N, c.C, c.H, c.H}), w = randn({c.OC, c.C, 3, 3}), r = randn({c.N, c.OC, c.H, c.H});
+  const BatchNormEval bn = random_batch_norm(c.OC, DType::Float32, true);
+  Tensor fused = conv2d_batch_norm(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, bn, FusedActivation::Relu, r);
+  Tensor out = empty_like(fused);
+  Backend& cpu = cpu_backend();
+  cpu.Backend::conv2d_forward_batch_norm(out, x, w, Tensor(), Conv2dParams{1, 1, 1, 1, 1, 1, 1, false}, bn,
+                                         FusedActivation::Relu, r);
+  EXPECT_EQ(max(abs(out - fused)).item<double>(), 0.0);
+
+  // bfloat16 and float16 with float32 batch-norm tensors (mixed precision):
+  // within their precision of the float32 result.
+  for (DType half : {DType::BFloat16, DType::Float16}) {
+    Tensor y = conv2d_batch_norm(x.to(half), w.to(half), Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, bn,
+                                 FusedActivation::Relu, r.to(half));
+    EXPECT_EQ(y.dtype(), half);
+    EXPECT_LT(relative_error(y.to(DType::Float64), fused.to(DType::Float64)), half == DType::BFloat16 ? 2e-2 : 2e-3);
+  }
+}
+
+TEST(Conv2dBatchNorm, RefusesWhatItCannotDo) {
+  Tensor x = randn({1, 3, 5, 5}), w = randn({4, 3, 3, 3});
+  const BatchNormEval bn = random_batch_norm(4, DType::Float32, true);
+  const Pair one{1, 1};
+  expect_error([&] { conv2d_batch_norm(x, w.clone().requires_grad_(true), Tensor(), one, one, one, 1, bn); },
+               {"conv2d_batch_norm", "inference", "NoGradGuard"});
+  NoGradGuard no_grad;
+  const BatchNormEval wrong = random_batch_norm(3, DType::Float32, true);
+  expect_error([&] { conv2d_batch_norm(x, w, Tensor(), one, one, one, 1, wrong); },
+               {"conv2d_batch_norm", "shape [3]", "4 output channels"});
+  BatchNormEval no_stats = bn;
+  no_stats.running_var = Tensor();
+  expect_error([&] { conv2d_batch_norm(x, w, Tensor(), one, one, one, 1, no_stats); }, {"running_var"});
+  expect_error([&] { conv2d_batch_norm(x, w, Tensor(), one, one, one, 1, bn, FusedActivation::Silu, randn({1, 4, 5, 5})); },
+               {"residual", "ReLU"});
+  expect_error([&] { conv2d_batch_norm(x, w, Tensor(), one, one, one, 1, bn, FusedActivation::Relu, randn({1, 4, 5, 4})); },
+               {"residual", "[1, 4, 5, 4]", "[1, 4, 5, 5]"});
+  expect_error([&] { conv2d_batch_norm(x, randn({4, 2, 3, 3}), Tensor(), one, one, one, 1, bn); },
+               {"conv2d_batch_norm", "input channels"});
+  BatchNormEval double_stats = bn;
+  double_stats.running_mean = bn.running_mean.to(DType::Float64);
+  expect_error([&] { conv2d_batch_norm(x, w, Tensor(), one, one, one, 1, double_stats); },
+               {"conv2d_batch_norm", "float64", "float32"});
+}
+
+// Sequential and the ResNet block fold conv + batch norm (+ activation, +
+// residual) only at inference: in eval mode under NoGradGuard the result
+// is the modules' own, with no graph; with gradients or in training the
+// modules run one by one (the graph ends in the batch norm's node).
+TEST(LayerFusion, ConvolutionFoldsItsBatchNormOnlyAtInference) {
+  manual_seed(5);
+  auto seq = std::make_shared<Sequential>();
+  seq->add(make_conv2d(3, 8, 3, 1, 1, 1, false)).add(std::make_shared<BatchNorm2d>(8)).add(make_relu6());
+  seq->add(make_conv2d(8, 8, 3, 2, 1, 8, true)).add(std::make_shared<BatchNorm2d>(8));
+  Tensor x = randn({2, 3, 12, 12});
+  seq->train(true);
+  (*seq)(x);  // running statistics that are not the initial 0 and 1
+  seq->eval();
+  Tensor unfused;
+  {
+    LayerFusionGuard off(false);
+    NoGradGuard no_grad;
+    unfused = (*seq)(x);
+  }
+  {
+    NoGradGuard no_grad;
+    Tensor folded = (*seq)(x);
+    EXPECT_EQ(max(abs(folded - unfused)).item<double>(), 0.0);
+  }
+  Tensor with_grad = (*seq)(x);
+  ASSERT_NE(with_grad.grad_fn(), nullptr);
+  EXPECT_EQ(with_grad.grad_fn()->name(), "BatchNormBackward");
+  EXPECT_EQ(max(abs(with_grad.detach() - unfused)).item<double>(), 0.0);
+
+  for (const char* name : {"resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0"}) {
+    SCOPED_TRACE(name);
+    ModulePtr model = create_model(name, 10);
+    model->eval();
+    Tensor images = randn({2, 3, 64, 64});
+    NoGradGuard no_grad;
+    Tensor expected;
+    {
+      LayerFusionGuard off(false);
+      expected = (*model)(images);
+    }
+    Tensor actual = (*model)(images);
+    EXPECT_EQ(max(abs(actual - expected)).item<double>(), 0.0);
+  }
 }
 
 }  // namespace

@@ -5,14 +5,16 @@ tools/bench/torch_models.py (PyTorch eager, plus torch.compile with
 tools/bench/onnxruntime_models.py (ONNX Runtime from PyPI, in the venv of
 tests/oracle/onnxruntime_venv.sh), one after the other on this machine with
 the same options. Each model runs in a fresh process per runner, so one
-model's caches and memory do not colour the next one's numbers.
+model's caches and memory do not colour the next one's numbers. With
+--rounds N the runners take turns N times and each keeps its fastest round,
+so that on a shared machine a slow spell does not land on one of them only.
 
 Prints a Markdown table with ratios (other time / Ember time, and PyTorch
 memory / Ember memory: above 1 means Ember is faster or smaller); --write
 replaces that table's section of docs/benchmarks.md, headed with the date,
 machine, device and versions. --json prints every row as JSON instead.
 
-  CPU:  python3 tools/bench/compare_models.py --threads 2 --write
+  CPU:  python3 tools/bench/compare_models.py --threads 2 --rounds 3 --write
   GPU:  python3 tools/bench/compare_models.py --device cuda --train-batch 256 --infer-batch 256 --cudnn-benchmark --write
 
 The options are those of `ember bench models` (see its --help); a runner
@@ -117,24 +119,46 @@ def measure(a, env):
         for model in a.model:
             runners = [("ember", [a.ember, "bench", "models"]),
                        ("torch", [a.python, os.path.join(HERE, "torch_models.py")] + (["--compile"] if a.compile else []))]
-            for runner, cmd in runners:
-                got, error = run_rows(cmd + ["--model", model, "--json"] + common_flags(a, a.mode), env)
-                rows += got
-                if error:
-                    failures.append((runner, model, error))
+            onnx = None
             if ort_python:
                 onnx = os.path.join(tmp, f"{model}.onnx")
                 export = [a.python, os.path.join(HERE, "onnxruntime_models.py"), "export", "--model", model,
                           "--batch", str(a.infer_batch), "--size", str(a.size), "--out", onnx]
                 _, error = run_rows(export, env)
-                if not error:
-                    got, error = run_rows([ort_python, os.path.join(HERE, "onnxruntime_models.py"), "time", "--onnx",
-                                           onnx, "--model", model, "--json"] + common_flags(a, "infer"), env)
-                    rows += got
-                    os.remove(onnx)
                 if error:
                     failures.append(("onnxruntime", model, error))
-    return rows, failures, ort_python
+                    onnx = None
+                else:
+                    runners.append(("onnxruntime", [ort_python, os.path.join(HERE, "onnxruntime_models.py"), "time",
+                                                    "--onnx", onnx]))
+            # The runners take turns, round after round, so a slow spell of
+            # a shared machine falls on all of them alike.
+            failed = set()
+            for _ in range(a.rounds):
+                for runner, cmd in runners:
+                    if runner in failed:
+                        continue
+                    mode = "infer" if runner == "onnxruntime" else a.mode
+                    got, error = run_rows(cmd + ["--model", model, "--json"] + common_flags(a, mode), env)
+                    rows += got
+                    if error:
+                        failures.append((runner, model, error))
+                        failed.add(runner)
+            if onnx:
+                os.remove(onnx)
+    return fastest_rounds(rows), failures, ort_python
+
+
+def fastest_rounds(rows):
+    """Of each runner's rows for one model and mode (one per round), the one
+    with the lowest median: the round least disturbed by other work on the
+    machine, chosen alike for every runner."""
+    best = {}
+    for r in rows:
+        key = (r["runner"], r["model"], r["mode"])
+        if key not in best or r["median_ms"] < best[key]["median_ms"]:
+            best[key] = r
+    return list(best.values())
 
 
 def ratio(other, ember):
@@ -211,7 +235,9 @@ def header(a, v):
     return (f"{datetime.date.today().isoformat()}, {machine}, {device}. Ember {v.get('ember')} against {libs}. "
             f"{', '.join(flags)}; inference (eval, no grad) and a training step (forward, cross-entropy, backward, "
             f"SGD with momentum) on random data, median and p10-p90 of at least {a.iters} timed iterations and "
-            f"{a.min_time:g} s after {a.warmup} warm-up; ratios are the other's time (or memory) over Ember's, above 1 "
+            f"{a.min_time:g} s after {a.warmup} warm-up"
+            + (f", the fastest of {a.rounds} rounds in which the runners took turns" if a.rounds > 1 else "")
+            + "; ratios are the other's time (or memory) over Ember's, above 1 "
             f"when Ember is faster (or smaller); memory is the {memory}.\n"
             f"Produced by `{command}`.")
 
@@ -223,9 +249,14 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="the python that has torch and torchvision")
     ap.add_argument("--compile", action="store_true", help="also torch.compile, where the installed torch has it")
     ap.add_argument("--no-onnxruntime", action="store_true", help="skip ONNX Runtime")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every runner this many times, taking turns, and keep each one's fastest round "
+                         "(for a shared, noisy machine)")
     ap.add_argument("--write", action="store_true", help="replace the table's section of docs/benchmarks.md")
     ap.add_argument("--section", help="the section's title (default from the device and precision)")
     a = mb.parse_common(ap)
+    if a.rounds < 1:
+        mb.die(SCRIPT, f"--rounds must be at least 1, got {a.rounds}")
     if a.threads <= 0:
         a.threads = os.cpu_count()  # the same count for every runner, whatever their own defaults
     if not os.path.exists(a.ember):

@@ -1,0 +1,101 @@
+// The per-element step of a CPU batch norm, q = act(p * scale + shift), over
+// one NCHW row (one channel: scalar scale and shift) or one channels-last
+// pixel (C channels: vectors), with per-channel scale = invstd * w and
+// shift = b - mean * invstd * w. Shared by the batch-norm kernels and by the
+// convolution epilogue (conv_epilogue.h), so a convolution with its batch
+// norm folded in gives the numbers of the two ops run one after the other.
+// The *_add forms add a residual r before the activation, as
+// act(batch_norm(x) + r) does with the sum rounded once.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/sigmoid_span.h"
+#include "kernels/fused_activation.h"
+
+namespace ember {
+
+// Per-channel scale = invstd * w and shift = b - mean * invstd * w (w, b may be null).
+template <class T>
+void scale_and_shift(int64_t C, const double* mean, const double* invstd, const T* w, const T* b,
+                     std::vector<T>& scale, std::vector<T>& shift) {
+  scale.resize(static_cast<size_t>(C));
+  shift.resize(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    const double wc = w ? w[c] : 1.0;
+    scale[static_cast<size_t>(c)] = static_cast<T>(invstd[c] * wc);
+    shift[static_cast<size_t>(c)] = static_cast<T>((b ? b[c] : 0.0) - mean[c] * invstd[c] * wc);
+  }
+}
+
+// The same from running statistics (evaluation mode): invstd = 1/sqrt(running_var + eps).
+template <class T>
+void eval_scale_and_shift(int64_t C, const T* running_mean, const T* running_var, double eps, const T* w, const T* b,
+                          std::vector<T>& scale, std::vector<T>& shift) {
+  std::vector<double> mean(static_cast<size_t>(C)), invstd(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    mean[static_cast<size_t>(c)] = running_mean[c];
+    invstd[static_cast<size_t>(c)] = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+  }
+  scale_and_shift<T>(C, mean.data(), invstd.data(), w, b, scale, shift);
+}
+
+// q = act(p * scale + shift) over a row (q may be p). SiLU on float32 takes
+// the vectorised exp (sigmoid_span.h); the other activations are selects.
+template <class T, FusedActivation A>
+void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
+  if constexpr (A == FusedActivation::Silu) {
+    for (int64_t i = 0; i < S; ++i) q[i] = p[i] * scale + shift;
+    if constexpr (std::is_same_v<T, float>) {
+      silu_span(q, q, S);
+    } else {
+      for (int64_t i = 0; i < S; ++i) q[i] = math::silu(q[i]);
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < S; ++i) q[i] = math::fused_activation(p[i] * scale + shift, A);
+  }
+}
+
+// q = act((p * scale + shift) + r) over a row (q may be p).
+template <class T, FusedActivation A>
+void normalise_row_add(const T* p, const T* r, T* q, int64_t S, T scale, T shift) {
+#pragma omp simd
+  for (int64_t i = 0; i < S; ++i) {
+    const T normalised = p[i] * scale + shift;
+    q[i] = normalised + r[i];
+  }
+  if constexpr (A != FusedActivation::None) normalise_row<T, A>(q, q, S, T(1), T(0));
+}
+
+// q = act(p * scale + shift) over one pixel's channels (q may be p).
+template <class T, FusedActivation A>
+void normalise_pixel(const T* p, T* q, int64_t C, const T* scale, const T* shift) {
+  if constexpr (A == FusedActivation::Silu) {
+    for (int64_t c = 0; c < C; ++c) q[c] = p[c] * scale[c] + shift[c];
+    if constexpr (std::is_same_v<T, float>) {
+      silu_span(q, q, C);
+    } else {
+      for (int64_t c = 0; c < C; ++c) q[c] = math::silu(q[c]);
+    }
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) q[c] = math::fused_activation(p[c] * scale[c] + shift[c], A);
+  }
+}
+
+// q = act((p * scale + shift) + r) over one pixel's channels (q may be p).
+template <class T, FusedActivation A>
+void normalise_pixel_add(const T* p, const T* r, T* q, int64_t C, const T* scale, const T* shift) {
+#pragma omp simd
+  for (int64_t c = 0; c < C; ++c) {
+    const T normalised = p[c] * scale[c] + shift[c];
+    q[c] = normalised + r[c];
+  }
+  if constexpr (A != FusedActivation::None) normalise_row<T, A>(q, q, C, T(1), T(0));
+}
+
+}  // namespace ember

@@ -1,0 +1,93 @@
+// What a CPU convolution does to each block of its output right after
+// computing it, while the block is still in cache: nothing (conv2d), or
+// y = act(y * scale[c] + shift[c] (+ residual)) per output channel c, an
+// evaluation-mode batch norm folded in (Backend::conv2d_forward_batch_norm).
+// Run as separate ops, the batch norm reads and writes the whole output once
+// more from memory, and the residual add once again; here it is one pass
+// over data the product has just written. The arithmetic is batch_norm_rows.h's,
+// so the numbers equal those of the ops one after the other. Called from a
+// kernel's worker threads it runs in the caller's thread; called outside a
+// parallel region (a product threaded inside, at batch 1) it spreads over
+// the threads itself.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/backend.h"
+#include "kernels/cpu/batch_norm_nhwc.h"
+#include "kernels/cpu/batch_norm_rows.h"
+#include "kernels/cpu/parallel.h"
+
+namespace ember {
+
+// The batch norm, activation and residual of a call, before the dtype is known.
+struct ConvEpilogueSpec {
+  const BatchNormEval* bn = nullptr;  // null: no epilogue
+  FusedActivation act = FusedActivation::None;
+  Tensor residual;  // undefined, or the output's shape and memory layout
+};
+
+template <class T>
+class ConvEpilogue {
+ public:
+  ConvEpilogue(const ConvEpilogueSpec& spec, int64_t channels) : act_(spec.act), channels_(channels) {
+    if (spec.bn == nullptr) return;
+    active_ = true;
+    const BatchNormEval& bn = *spec.bn;
+    eval_scale_and_shift<T>(channels, static_cast<const T*>(bn.running_mean.data_ptr()),
+                            static_cast<const T*>(bn.running_var.data_ptr()), bn.eps, ptr_or_null<T>(bn.weight),
+                            ptr_or_null<T>(bn.bias), scale_, shift_);
+    residual_ = ptr_or_null<T>(spec.residual);
+  }
+
+  bool active() const { return active_; }
+
+  // NCHW: `len` elements of channel c's plane, the first at element `offset`
+  // of the output (y points there).
+  void channel_span(T* y, int64_t offset, int64_t c, int64_t len) const {
+    if (!active_) return;
+    const size_t i = static_cast<size_t>(c);
+    dispatch_activation(act_, [&]<FusedActivation A>() {
+      if (residual_) return normalise_row_add<T, A>(y, residual_ + offset, y, len, scale_[i], shift_[i]);
+      normalise_row<T, A>(y, y, len, scale_[i], shift_[i]);
+    });
+  }
+
+  // NCHW: channel_span for the channels [c0, c1), whose spans are `plane`
+  // elements apart (y and offset as above, for channel c0).
+  void channels(T* y, int64_t offset, int64_t c0, int64_t c1, int64_t plane, int64_t len) const {
+    if (!active_) return;
+    parallel_for(c1 - c0, std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) channel_span(y + i * plane, offset + i * plane, c0 + i, len);
+    });
+  }
+
+  // Channels-last: the output pixels [m0, m1), `channels` values each (y
+  // points at pixel m0).
+  void pixels(T* y, int64_t m0, int64_t m1) const {
+    if (!active_) return;
+    parallel_for(m1 - m0, std::max<int64_t>(1, kGrain / std::max<int64_t>(channels_, 1)), [&](int64_t b, int64_t e) {
+      dispatch_activation(act_, [&]<FusedActivation A>() {
+        for (int64_t m = m0 + b; m < m0 + e; ++m) {
+          T* q = y + (m - m0) * channels_;
+          if (residual_) {
+            normalise_pixel_add<T, A>(q, residual_ + m * channels_, q, channels_, scale_.data(), shift_.data());
+          } else {
+            normalise_pixel<T, A>(q, q, channels_, scale_.data(), shift_.data());
+          }
+        }
+      });
+    });
+  }
+
+ private:
+  static constexpr int64_t kGrain = 16384;  // elements a thread is worth starting for
+  FusedActivation act_;
+  int64_t channels_;
+  bool active_ = false;
+  std::vector<T> scale_, shift_;
+  const T* residual_ = nullptr;
+};
+
+}  // namespace ember
