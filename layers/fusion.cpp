@@ -89,19 +89,21 @@ Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, con
   return (*act)(folded(conv, norm, FusedActivation::None, x, Tensor()));  // an activation without a fused form
 }
 
-Tensor conv_norm_activation_forward(Module& conv, Module& norm, FusedActivation act, const Tensor& x) {
-  if (can_fold_conv_norm(conv, norm, x)) return folded(conv, norm, act, x, Tensor());
-  if (act == FusedActivation::None) return norm(conv(x));
-  return norm_activation(norm, act, conv(x));
-}
-
-Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x, const Tensor& residual) {
+Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x,
+                          const std::function<Tensor()>& residual) {
   const auto* a = dynamic_cast<const Activation*>(&relu);
   const bool is_relu = a != nullptr && a->fused() == FusedActivation::Relu;
-  if (is_relu && can_fold_conv_norm(conv, norm, x) && residual.defined() && residual.dim() == 4) {
-    return folded(conv, norm, FusedActivation::Relu, x, residual);
+  if (!is_relu || !can_fold_conv_norm(conv, norm, x)) {
+    const Tensor h = norm(conv(x));
+    return add_then_relu(relu, h, residual());
   }
-  return add_then_relu(relu, norm(conv(x)), residual);
+  const Tensor r = residual();
+  // A residual that needs a gradient (a trainable downsample beside frozen
+  // layers), or one the sum would broadcast or promote, takes the modules.
+  if (any_requires_grad({r}) || r.dim() != 4 || r.dtype() != x.dtype() || r.device() != x.device()) {
+    return add_then_relu(relu, norm(conv(x)), r);
+  }
+  return folded(conv, norm, FusedActivation::Relu, x, r);
 }
 
 }  // namespace ember

@@ -13,6 +13,8 @@
 //   Sequential applies it to a Conv2d child followed by a BatchNorm2d.
 #pragma once
 
+#include <functional>
+
 #include "engine/backend.h"
 #include "layers/module.h"
 
@@ -38,13 +40,13 @@ Tensor add_then_relu(Module& relu, const Tensor& a, const Tensor& b);
 // act(norm(conv(x))) (act may be null: no activation): one conv2d_batch_norm
 // call when can_fold_conv_norm holds, otherwise conv, then norm_activation.
 Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, const Tensor& x);
-// The same with the activation as a function (None: no activation).
-Tensor conv_norm_activation_forward(Module& conv, Module& norm, FusedActivation act, const Tensor& x);
-
-// relu(norm(conv(x)) + residual), a ResNet block's ending: one
-// conv2d_batch_norm call with the residual when can_fold_conv_norm holds,
-// otherwise conv, norm, then add_then_relu.
-Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x, const Tensor& residual);
+// relu(norm(conv(x)) + residual()), a ResNet block's ending: one
+// conv2d_batch_norm call with the residual when can_fold_conv_norm holds
+// and the residual needs no gradient either; otherwise conv, norm, then the
+// residual (computed after them, in the order of torchvision's modules) and
+// add_then_relu.
+Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x,
+                          const std::function<Tensor()>& residual);
 
 // Whether norm(conv(x)) can run as one conv2d_batch_norm: `conv` is a Conv2d
 // and `norm` a BatchNorm2d over its output channels, in eval mode with

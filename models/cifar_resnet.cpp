@@ -42,9 +42,8 @@ class BasicBlock final : public Module {
     relu_ = register_module("relu", make_relu());
   }
   Tensor forward(const Tensor& x) override {
-    const Tensor shortcut = (*shortcut_)(x);
     const Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
-    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, shortcut);
+    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, [&] { return (*shortcut_)(x); });
   }
 
  private:

@@ -18,9 +18,8 @@ class BasicBlock final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    const Tensor identity = downsample_ ? (*downsample_)(x) : x;
     const Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
-    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, identity);
+    return conv_norm_add_relu(*conv2_, *bn2_, *relu_, out, [&] { return downsample_ ? (*downsample_)(x) : x; });
   }
 
  private:
@@ -41,10 +40,9 @@ class Bottleneck final : public Module {
     if (downsample) downsample_ = register_module("downsample", downsample);
   }
   Tensor forward(const Tensor& x) override {
-    const Tensor identity = downsample_ ? (*downsample_)(x) : x;
     Tensor out = conv_norm_activation_forward(*conv1_, *bn1_, relu_.get(), x);
     out = conv_norm_activation_forward(*conv2_, *bn2_, relu_.get(), out);
-    return conv_norm_add_relu(*conv3_, *bn3_, *relu_, out, identity);
+    return conv_norm_add_relu(*conv3_, *bn3_, *relu_, out, [&] { return downsample_ ? (*downsample_)(x) : x; });
   }
 
  private:

@@ -16,9 +16,24 @@ namespace {
 // kSigmoidBlock keep e in L1.
 constexpr int64_t kSigmoidBlock = 512;
 
-// e[j] = exp(-min(|x[j]|, 87)), vectorised by Eigen.
-inline void exp_neg_abs(const float* x, float* e, int64_t m) {
+// e[j] = exp(-min(|x[j]|, 87)), vectorised by Eigen. Every element goes
+// through the vector exp: the last m % 16 in a zero-padded block of 16.
+// Left to Eigen, they would take its scalar exp, which can differ by an ulp;
+// which elements those are depends on where a span starts, so the same
+// values cut into spans differently (a convolution's blocks of output rows,
+// a batch norm's whole planes) would not round alike.
+inline void exp_neg_abs_whole(const float* x, float* e, int64_t m) {
   Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(x, m).abs().min(87.0f)).exp();
+}
+inline void exp_neg_abs(const float* x, float* e, int64_t m) {
+  constexpr int64_t kPad = 16;  // a whole number of AVX and AVX-512 packets
+  const int64_t whole = m / kPad * kPad;
+  if (whole > 0) exp_neg_abs_whole(x, e, whole);
+  if (whole == m) return;
+  alignas(64) float xt[kPad] = {}, et[kPad];
+  std::copy(x + whole, x + m, xt);
+  exp_neg_abs_whole(xt, et, kPad);
+  std::copy(et, et + (m - whole), e + whole);
 }
 
 struct SigmoidPair {

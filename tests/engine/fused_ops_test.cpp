@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/threads.h"
 #include "layers/fusion.h"
 #include "layers/layers.h"
 #include "models/registry.h"
@@ -190,16 +191,19 @@ TEST(LayerFusion, SequentialFusesBatchNormAndItsActivation) {
 
 struct ConvCase {
   const char* name;
-  int64_t N, C, OC, H, kernel, stride, padding, groups;
+  int64_t N, C, OC, H, W, kernel, stride, padding, dilation, groups;
 };
 const ConvCase kConvCases[] = {
-    {"3x3 conv", 2, 5, 7, 9, 3, 1, 1, 1},
-    {"3x3 stride 2", 1, 4, 6, 11, 3, 2, 1, 1},
-    {"pointwise", 2, 6, 5, 8, 1, 1, 0, 1},
-    {"7x7 map, several samples per product", 5, 8, 12, 7, 3, 1, 1, 1},
-    {"depthwise 3x3", 2, 6, 6, 10, 3, 1, 1, 6},
-    {"depthwise 5x5 stride 2", 1, 4, 4, 12, 5, 2, 2, 4},
-    {"grouped", 2, 6, 4, 7, 3, 1, 1, 2},
+    {"3x3 conv", 2, 5, 7, 9, 9, 3, 1, 1, 1, 1},
+    {"3x3 stride 2, not square", 1, 4, 6, 11, 8, 3, 2, 1, 1, 1},
+    {"pointwise", 2, 6, 5, 8, 8, 1, 1, 0, 1, 1},
+    {"7x7 map, several samples per product", 5, 8, 12, 7, 7, 3, 1, 1, 1, 1},
+    {"blocks of output rows at any thread count", 1, 64, 8, 32, 30, 3, 1, 1, 1, 1},
+    {"dilated, not square", 2, 4, 6, 10, 13, 3, 1, 2, 2, 1},
+    {"depthwise 3x3", 2, 6, 6, 10, 10, 3, 1, 1, 1, 6},
+    {"depthwise 5x5 stride 2", 1, 4, 4, 12, 12, 5, 2, 2, 1, 4},
+    {"depthwise, 2 outputs per channel", 2, 4, 8, 9, 7, 3, 1, 1, 1, 4},
+    {"grouped", 2, 6, 4, 7, 7, 3, 1, 1, 1, 2},
 };
 
 // The batch norm's tensors for `OC` channels, spread so the result crosses
@@ -219,7 +223,7 @@ BatchNormEval random_batch_norm(int64_t OC, DType dtype, bool affine) {
 // conv2d, batch_norm and the activation (or the residual add) one after the other.
 Tensor conv_bn_separately(const Tensor& x, const Tensor& w, const Tensor& b, const ConvCase& c, const BatchNormEval& bn,
                           FusedActivation act, const Tensor& residual) {
-  Tensor h = conv2d(x, w, b, {c.stride, c.stride}, {c.padding, c.padding}, {1, 1}, c.groups);
+  Tensor h = conv2d(x, w, b, {c.stride, c.stride}, {c.padding, c.padding}, {c.dilation, c.dilation}, c.groups);
   if (!residual.defined()) return batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, false, 0.1, bn.eps, act);
   h = batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, false, 0.1, bn.eps);
   return act == FusedActivation::Relu ? add_relu(h, residual) : add(h, residual);
@@ -227,53 +231,63 @@ Tensor conv_bn_separately(const Tensor& x, const Tensor& w, const Tensor& b, con
 
 // Every kernel (GEMM, depthwise, grouped; NCHW and channels-last), every
 // activation, with and without the convolution's bias, the batch norm's
-// affine parameters and a residual, in float32 and float64: exactly the
-// numbers of the ops one after the other.
+// affine parameters and a residual, in float32 and float64, on 1, 2 and 4
+// threads (which cut the output into different blocks): exactly the numbers
+// of the ops one after the other.
 TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
   NoGradGuard no_grad;
   manual_seed(3);
+  const int threads = num_threads();
   int checked = 0;
-  for (const ConvCase& c : kConvCases) {
-    for (DType dtype : {DType::Float32, DType::Float64}) {
-      for (bool channels_last : {false, true}) {
-        for (int variant = 0; variant < 4; ++variant) {
-          const bool with_bias = variant & 1, affine = !(variant & 2);
-          const MemoryFormat format = channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
-          Tensor x = randn({c.N, c.C, c.H, c.H}).to(dtype).contiguous(format);
-          Tensor w = randn({c.OC, c.C / c.groups, c.kernel, c.kernel}).to(dtype).contiguous(format);
-          Tensor b = with_bias ? randn({c.OC}).to(dtype) : Tensor();
-          const BatchNormEval bn = random_batch_norm(c.OC, dtype, affine);
-          const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, 1);
-          Tensor residual = randn({c.N, c.OC, OH, OH}).to(dtype).contiguous(format);
-          const Pair stride{c.stride, c.stride}, padding{c.padding, c.padding};
-          for (FusedActivation act : {FusedActivation::None, FusedActivation::Relu, FusedActivation::Relu6,
-                                      FusedActivation::Silu, FusedActivation::Hardswish}) {
-            for (bool with_residual : {false, true}) {
-              if (with_residual && act != FusedActivation::None && act != FusedActivation::Relu) continue;
-              SCOPED_TRACE(cat_str(c.name, ", ", dtype_name(dtype), channels_last ? ", channels-last" : "",
-                                   with_bias ? ", conv bias" : "", affine ? "" : ", no affine",
-                                   ", activation ", static_cast<int>(act), with_residual ? ", residual" : ""));
-              const Tensor r = with_residual ? residual : Tensor();
-              Tensor fused = conv2d_batch_norm(x, w, b, stride, padding, {1, 1}, c.groups, bn, act, r);
-              Tensor expected = conv_bn_separately(x, w, b, c, bn, act, r);
-              ASSERT_EQ(fused.shape(), expected.shape());
-              EXPECT_EQ(is_channels_last(fused), channels_last);
-              EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
-              ++checked;
+  for (int t : {1, 2, 4}) {
+    set_num_threads(t);
+    for (const ConvCase& c : kConvCases) {
+      for (DType dtype : {DType::Float32, DType::Float64}) {
+        for (bool channels_last : {false, true}) {
+          for (int variant = 0; variant < 4; ++variant) {
+            const bool with_bias = variant & 1, affine = !(variant & 2);
+            const MemoryFormat format = channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+            Tensor x = randn({c.N, c.C, c.H, c.W}).to(dtype).contiguous(format);
+            Tensor w = randn({c.OC, c.C / c.groups, c.kernel, c.kernel}).to(dtype).contiguous(format);
+            Tensor b = with_bias ? randn({c.OC}).to(dtype) : Tensor();
+            const BatchNormEval bn = random_batch_norm(c.OC, dtype, affine);
+            const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, c.dilation);
+            const int64_t OW = conv_output_size(c.W, c.kernel, c.stride, c.padding, c.dilation);
+            Tensor residual = randn({c.N, c.OC, OH, OW}).to(dtype).contiguous(format);
+            const Pair stride{c.stride, c.stride}, padding{c.padding, c.padding}, dilation{c.dilation, c.dilation};
+            for (FusedActivation act : {FusedActivation::None, FusedActivation::Relu, FusedActivation::Relu6,
+                                        FusedActivation::Silu, FusedActivation::Hardswish}) {
+              for (bool with_residual : {false, true}) {
+                if (with_residual && act != FusedActivation::None && act != FusedActivation::Relu) continue;
+                SCOPED_TRACE(cat_str(c.name, ", ", t, " threads, ", dtype_name(dtype),
+                                     channels_last ? ", channels-last" : "", with_bias ? ", conv bias" : "",
+                                     affine ? "" : ", no affine", ", activation ", static_cast<int>(act),
+                                     with_residual ? ", residual" : ""));
+                const Tensor r = with_residual ? residual : Tensor();
+                Tensor fused = conv2d_batch_norm(x, w, b, stride, padding, dilation, c.groups, bn, act, r);
+                Tensor expected = conv_bn_separately(x, w, b, c, bn, act, r);
+                ASSERT_EQ(fused.shape(), expected.shape());
+                EXPECT_EQ(is_channels_last(fused), channels_last);
+                EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
+                ++checked;
+              }
             }
           }
         }
       }
     }
   }
-  EXPECT_EQ(checked, 7 * 2 * 2 * 4 * 7);
+  set_num_threads(threads);
+  EXPECT_EQ(checked, 3 * 10 * 2 * 2 * 4 * 7);
 }
 
 TEST(Conv2dBatchNorm, MatchesPyTorch) {
   NoGradGuard no_grad;
-  for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[4]}) {
+  for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[6]}) {
     SCOPED_TRACE(c.name);
     const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, 1);
+    ASSERT_EQ(c.H, c.W);
+    ASSERT_EQ(c.dilation, 1);
     const std::string conv = cat_str("F.conv2d(a, b, c, stride=", c.stride, ", padding=", c.padding,
                                      ", groups=", c.groups, ")");
     const std::string bn = cat_str("F.batch_norm(", conv, ", f, g, d, e, training=False, eps=1e-3)");
@@ -304,7 +318,7 @@ TEST(Conv2dBatchNorm, MatchesPyTorch) {
 TEST(Conv2dBatchNorm, DefaultAndMixedDtypesAgree) {
   NoGradGuard no_grad;
   const ConvCase& c = kConvCases[0];
-  Tensor x = randn({c.N, c.C, c.H, c.H}), w = randn({c.OC, c.C, 3, 3}), r = randn({c.N, c.OC, c.H, c.H});
+  Tensor x = randn({c.N, c.C, c.H, c.W}), w = randn({c.OC, c.C, 3, 3}), r = randn({c.N, c.OC, c.H, c.W});
   const BatchNormEval bn = random_batch_norm(c.OC, DType::Float32, true);
   Tensor fused = conv2d_batch_norm(x, w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1, bn, FusedActivation::Relu, r);
   Tensor out = empty_like(fused);
@@ -348,27 +362,45 @@ TEST(Conv2dBatchNorm, RefusesWhatItCannotDo) {
                {"conv2d_batch_norm", "float64", "float32"});
 }
 
-// Sequential and the ResNet block fold conv + batch norm (+ activation, +
+// Sequential and the ResNet blocks fold conv + batch norm (+ activation, +
 // residual) only at inference: in eval mode under NoGradGuard the result
-// is the modules' own, with no graph; with gradients or in training the
-// modules run one by one (the graph ends in the batch norm's node).
+// is the modules' own, with no graph; with gradients, in training, under
+// autocast, with an observer or with fusion off the modules run one by one.
 TEST(LayerFusion, ConvolutionFoldsItsBatchNormOnlyAtInference) {
   manual_seed(5);
   auto seq = std::make_shared<Sequential>();
   seq->add(make_conv2d(3, 8, 3, 1, 1, 1, false)).add(std::make_shared<BatchNorm2d>(8)).add(make_relu6());
   seq->add(make_conv2d(8, 8, 3, 2, 1, 8, true)).add(std::make_shared<BatchNorm2d>(8));
+  Module& conv = *(*seq)[0];
+  Module& bn = *(*seq)[1];
   Tensor x = randn({2, 3, 12, 12});
   seq->train(true);
   (*seq)(x);  // running statistics that are not the initial 0 and 1
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE(can_fold_conv_norm(conv, bn, x)) << "training mode";
+  }
   seq->eval();
+  EXPECT_FALSE(can_fold_conv_norm(conv, bn, x)) << "the parameters need gradients";
   Tensor unfused;
   {
-    LayerFusionGuard off(false);
     NoGradGuard no_grad;
-    unfused = (*seq)(x);
-  }
-  {
-    NoGradGuard no_grad;
+    EXPECT_TRUE(can_fold_conv_norm(conv, bn, x));
+    EXPECT_FALSE(can_fold_conv_norm(bn, conv, x)) << "not a convolution and its batch norm";
+    EXPECT_FALSE(can_fold_conv_norm(conv, bn, x.select(0, 0))) << "an unbatched image";
+    {
+      LayerFusionGuard off(false);
+      EXPECT_FALSE(can_fold_conv_norm(conv, bn, x)) << "fusion off";
+      unfused = (*seq)(x);
+    }
+    {
+      AutocastGuard autocast(DType::BFloat16);
+      EXPECT_FALSE(can_fold_conv_norm(conv, bn, x)) << "autocast";
+    }
+    {
+      ForwardObserverScope observe([](const Module&, const Tensor&, const Tensor&) {});
+      EXPECT_FALSE(can_fold_conv_norm(conv, bn, x)) << "an observer";
+    }
     Tensor folded = (*seq)(x);
     EXPECT_EQ(max(abs(folded - unfused)).item<double>(), 0.0);
   }
@@ -377,7 +409,21 @@ TEST(LayerFusion, ConvolutionFoldsItsBatchNormOnlyAtInference) {
   EXPECT_EQ(with_grad.grad_fn()->name(), "BatchNormBackward");
   EXPECT_EQ(max(abs(with_grad.detach() - unfused)).item<double>(), 0.0);
 
-  for (const char* name : {"resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0"}) {
+  // Frozen layers beside a residual that needs its gradient (a trainable
+  // shortcut): the block's ending runs its modules instead of refusing.
+  {
+    for (Tensor& p : seq->parameters()) p.requires_grad_(false);
+    Tensor h = randn({2, 3, 12, 12});
+    Tensor residual = randn({2, 8, 12, 12}).requires_grad_(true);
+    auto relu_module = make_relu();
+    Tensor y = conv_norm_add_relu(conv, bn, *relu_module, h, [&] { return residual; });
+    ASSERT_NE(y.grad_fn(), nullptr);
+    NoGradGuard no_grad;
+    Tensor expected = relu(add(bn(conv(h)), residual));
+    EXPECT_EQ(max(abs(y.detach() - expected)).item<double>(), 0.0);
+  }
+
+  for (const char* name : {"resnet18", "resnet50", "resnet20", "mobilenet_v2", "efficientnet_b0"}) {
     SCOPED_TRACE(name);
     ModulePtr model = create_model(name, 10);
     model->eval();

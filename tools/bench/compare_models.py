@@ -12,7 +12,8 @@ so that on a shared machine a slow spell does not land on one of them only.
 Prints a Markdown table with ratios (other time / Ember time, and PyTorch
 memory / Ember memory: above 1 means Ember is faster or smaller); --write
 replaces that table's section of docs/benchmarks.md, headed with the date,
-machine, device and versions. --json prints every row as JSON instead.
+machine, device and versions. --json prints the rows as JSON instead (with
+--rounds, each runner's fastest).
 
   CPU:  python3 tools/bench/compare_models.py --threads 2 --rounds 3 --write
   GPU:  python3 tools/bench/compare_models.py --device cuda --train-batch 256 --infer-batch 256 --cudnn-benchmark --write
@@ -133,15 +134,15 @@ def measure(a, env):
                                                     "--onnx", onnx]))
             # The runners take turns, round after round, so a slow spell of
             # a shared machine falls on all of them alike.
+            # A runner that fails keeps its turns (a row it did print then
+            # had as many rounds as the others'); its failure is noted once.
             failed = set()
             for _ in range(a.rounds):
                 for runner, cmd in runners:
-                    if runner in failed:
-                        continue
                     mode = "infer" if runner == "onnxruntime" else a.mode
                     got, error = run_rows(cmd + ["--model", model, "--json"] + common_flags(a, mode), env)
                     rows += got
-                    if error:
+                    if error and runner not in failed:
                         failures.append((runner, model, error))
                         failed.add(runner)
             if onnx:
