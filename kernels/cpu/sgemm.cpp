@@ -142,9 +142,14 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
   // pass over B that only those few rows (often 32, a DenseNet layer's new
   // channels) share. Its last, narrower panel is always packed.
   const bool a_direct = a.col_stride == 1, b_direct = b.col_stride == 1 && M <= MC;
+  // The buffers only grow: resizing one down and up again would zero the
+  // regrown part on every call.
   thread_local std::vector<float> packed_a, packed_b;
-  if (!a_direct) packed_a.resize(static_cast<size_t>(MC * KC));
-  packed_b.resize(static_cast<size_t>(KC * (b_direct ? NR : round_up(std::min(N, NC), NR))));
+  auto at_least = [](std::vector<float>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  };
+  if (!a_direct) at_least(packed_a, MC * KC);
+  at_least(packed_b, KC * (b_direct ? NR : round_up(std::min(N, NC), NR)));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
