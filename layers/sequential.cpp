@@ -1,6 +1,8 @@
 #include "layers/sequential.h"
 
 #include "layers/activation.h"
+#include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
 #include "layers/fusion.h"
 
 namespace ember {
@@ -24,9 +26,10 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
   for (size_t i = 0; i < children.size(); ++i) {
     Module& m = *children[i].second;
-    // At inference a convolution, its batch norm and a fusable activation
-    // after them run as one op (layers/fusion.h).
-    if (i + 1 < children.size() && can_fold_conv_norm(m, *children[i + 1].second, h)) {
+    // A convolution, its batch norm and a fusable activation after them:
+    // one op at inference, otherwise the modules (layers/fusion.h decides).
+    if (i + 1 < children.size() && dynamic_cast<const Conv2d*>(&m) != nullptr &&
+        dynamic_cast<const BatchNorm2d*>(children[i + 1].second.get()) != nullptr) {
       Module* act = i + 2 < children.size() ? children[i + 2].second.get() : nullptr;
       const auto* a = dynamic_cast<const Activation*>(act);
       const bool take_act = a != nullptr && a->fused() != FusedActivation::None;

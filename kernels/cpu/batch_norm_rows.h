@@ -43,59 +43,53 @@ void eval_scale_and_shift(int64_t C, const T* running_mean, const T* running_var
   scale_and_shift<T>(C, mean.data(), invstd.data(), w, b, scale, shift);
 }
 
-// q = act(p * scale + shift) over a row (q may be p). SiLU on float32 takes
-// the vectorised exp (sigmoid_span.h); the other activations are selects.
-template <class T, FusedActivation A>
-void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
+// q[i] = act(pre(i)) over n values, q possibly the input pre reads: the
+// one loop behind the four forms below. SiLU on float32 takes the vectorised
+// exp (sigmoid_span.h) in a second pass; the other activations are selects
+// in the same pass.
+template <class T, FusedActivation A, class Pre>
+void activate_span(T* q, int64_t n, Pre&& pre) {
   if constexpr (A == FusedActivation::Silu) {
-    for (int64_t i = 0; i < S; ++i) q[i] = p[i] * scale + shift;
+    for (int64_t i = 0; i < n; ++i) q[i] = pre(i);
     if constexpr (std::is_same_v<T, float>) {
-      silu_span(q, q, S);
+      silu_span(q, q, n);
     } else {
-      for (int64_t i = 0; i < S; ++i) q[i] = math::silu(q[i]);
+      for (int64_t i = 0; i < n; ++i) q[i] = math::silu(q[i]);
     }
   } else {
 #pragma omp simd
-    for (int64_t i = 0; i < S; ++i) q[i] = math::fused_activation(p[i] * scale + shift, A);
+    for (int64_t i = 0; i < n; ++i) q[i] = math::fused_activation(pre(i), A);
   }
+}
+
+// q = act(p * scale + shift) over a row (q may be p).
+template <class T, FusedActivation A>
+void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
+  activate_span<T, A>(q, S, [&](int64_t i) { return p[i] * scale + shift; });
 }
 
 // q = act((p * scale + shift) + r) over a row (q may be p).
 template <class T, FusedActivation A>
 void normalise_row_add(const T* p, const T* r, T* q, int64_t S, T scale, T shift) {
-#pragma omp simd
-  for (int64_t i = 0; i < S; ++i) {
+  activate_span<T, A>(q, S, [&](int64_t i) {
     const T normalised = p[i] * scale + shift;
-    q[i] = normalised + r[i];
-  }
-  if constexpr (A != FusedActivation::None) normalise_row<T, A>(q, q, S, T(1), T(0));
+    return static_cast<T>(normalised + r[i]);
+  });
 }
 
 // q = act(p * scale + shift) over one pixel's channels (q may be p).
 template <class T, FusedActivation A>
 void normalise_pixel(const T* p, T* q, int64_t C, const T* scale, const T* shift) {
-  if constexpr (A == FusedActivation::Silu) {
-    for (int64_t c = 0; c < C; ++c) q[c] = p[c] * scale[c] + shift[c];
-    if constexpr (std::is_same_v<T, float>) {
-      silu_span(q, q, C);
-    } else {
-      for (int64_t c = 0; c < C; ++c) q[c] = math::silu(q[c]);
-    }
-  } else {
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) q[c] = math::fused_activation(p[c] * scale[c] + shift[c], A);
-  }
+  activate_span<T, A>(q, C, [&](int64_t c) { return p[c] * scale[c] + shift[c]; });
 }
 
 // q = act((p * scale + shift) + r) over one pixel's channels (q may be p).
 template <class T, FusedActivation A>
 void normalise_pixel_add(const T* p, const T* r, T* q, int64_t C, const T* scale, const T* shift) {
-#pragma omp simd
-  for (int64_t c = 0; c < C; ++c) {
+  activate_span<T, A>(q, C, [&](int64_t c) {
     const T normalised = p[c] * scale[c] + shift[c];
-    q[c] = normalised + r[c];
-  }
-  if constexpr (A != FusedActivation::None) normalise_row<T, A>(q, q, C, T(1), T(0));
+    return static_cast<T>(normalised + r[c]);
+  });
 }
 
 }  // namespace ember
