@@ -73,13 +73,18 @@ TEST(Sgemm, BlockEdgesTransposesAndAccumulation) {
       }
 }
 
-// Outside a parallel region a large product is split over threads: by
-// column panels when there are enough, by row panels when N is narrow.
+// Outside a parallel region a large product is split over threads: by row
+// panels when A is the larger operand (M > N) or N is too narrow to give
+// every thread a column panel, by column panels otherwise.
 TEST(Sgemm, SplitOverThreads) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
   set_num_threads(3);
   check({130, 700, 300, false, false, false}, 7);  // columns
-  check({700, 20, 300, false, true, true}, 8);     // rows
+  check({700, 20, 300, false, true, true}, 8);     // rows: N too narrow
+  check({512, 49, 300, false, false, false}, 9);   // rows: a 7x7 map's product, A larger
+  check({200, 64, 300, true, true, true}, 10);     // rows, both transposed, accumulating
+  check({6, 2000, 300, false, false, true}, 11);   // columns: one row panel only
+  check({17, 16, 9000, true, false, false}, 12);   // rows: M > N, three row panels
   set_num_threads(1);
 }
 
