@@ -65,8 +65,12 @@ TEST(Conv2d, GroupsAndDepthwise) {
 // no padding, padding wider than the image, images smaller than the kernel.
 // Stride 2 from 16 output columns up splits each scratch row into its even
 // and odd columns: odd and even widths and paddings of 0 to 3 land the
-// input on either parity.
+// input on either parity. Stride 1 under 32 output columns computes the
+// plane as one run on the scratch grid: square, non-square, unpadded maps.
 TEST(Conv2d, DepthwiseSpecialisedShapes) {
+  check_conv({2, 3, 14, 14}, {3, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
+  check_conv({1, 4, 7, 9}, {4, 1, 5, 5}, false, {1, 1}, {2, 2}, {1, 1}, 4);
+  check_conv({1, 2, 10, 31}, {2, 1, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 2);
   check_conv({1, 3, 12, 35}, {3, 1, 5, 5}, true, {2, 2}, {2, 2}, {1, 1}, 3);
   check_conv({2, 2, 9, 40}, {2, 1, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 2);
   check_conv({1, 2, 5, 33}, {2, 1, 3, 3}, true, {2, 2}, {3, 3}, {1, 1}, 2);
