@@ -13,14 +13,29 @@ template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // c[M x N] (+)= a[M x K] x b[K x N]. float32 goes to sgemm.cpp's kernel when
-// the product fills at least one 6x16 tile; float64 (the gradient checks),
-// narrower products (a squeeze-excitation's 1x1 maps: matrix-vector work,
-// which sgemm would pad to 16 columns) and builds without AVX2 go to Eigen.
+// the product fills at least one 6x16 tile; a matrix times a contiguous
+// vector (a squeeze-excitation's 1x1 maps, which sgemm would pad to 16
+// columns) is a loop of dot products; float64 (the gradient checks), other
+// narrow products and builds without AVX2 go to Eigen.
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> c,
           bool accumulate) {
   if constexpr (std::is_same_v<T, float>) {
     if (sgemm_available() && M >= 6 && N >= 16) return sgemm(M, N, K, a, b, c, accumulate);
+  }
+  if (N == 1 && a.col_stride == 1 && b.row_stride == 1) {
+    // A matrix times a contiguous vector (a convolution on a 1x1 map:
+    // squeeze-and-excitation's two): one dot product per row, in vector
+    // lanes. Eigen's product over runtime strides ran it element by element.
+    for (int64_t i = 0; i < M; ++i) {
+      const T* row = a.data + i * a.row_stride;
+      T dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t k = 0; k < K; ++k) dot += row[k] * b.data[k];
+      T& out = c.data[i * c.row_stride];
+      out = accumulate ? out + dot : dot;
+    }
+    return;
   }
   using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;  // (row stride, column stride) for row-major
   Eigen::Map<const RowMat<T>, 0, Strides> am(a.data, M, K, Strides(a.row_stride, a.col_stride));

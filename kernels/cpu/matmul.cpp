@@ -1,7 +1,8 @@
 // CPU batched matrix product with Eigen. Each operand matrix may be row- or
 // column-major (a transposed view needs no copy); Eigen maps the memory with
 // the right storage order and runs its blocked GEMM. Batches are spread over
-// threads when there are enough of them, else Eigen threads each product.
+// threads when there are enough of them, else Eigen threads each product; a
+// product of a few rows (which Eigen runs on one thread) is cut by columns.
 // Cost: 2*M*N*K flops per batch entry.
 #include <Eigen/Core>
 
@@ -56,6 +57,22 @@ void matmul_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
     parallel_for(B, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) one(i);
     });
+  } else if (M < 16 && N >= 64 && M * N * K >= (int64_t{1} << 18)) {
+    // A few rows (a classifier at batch 1: [1, 1280] x [1280, 1000], 5 MB
+    // of weights) is Eigen's matrix-vector product, which runs on one
+    // thread: the columns are cut over the threads instead, each reading
+    // its share of B.
+    for (int64_t i = 0; i < B; ++i) {
+      Eigen::Map<RowMajor<T>> c(po + i * M * N, M, N);
+      with_map(pa + i * a.stride(0), va, [&](const auto& ma) {
+        with_map(pb + i * b.stride(0), vb, [&](const auto& mb) {
+          parallel_for((N + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
+            const int64_t n0 = p0 * 16, n = std::min(N, p1 * 16) - n0;
+            c.middleCols(n0, n).noalias() = ma * mb.middleCols(n0, n);
+          });
+        });
+      });
+    }
   } else {
     for (int64_t i = 0; i < B; ++i) one(i);
   }

@@ -83,6 +83,14 @@ TEST(Conv2d, DepthwiseSpecialisedShapes) {
   check_conv({1, 2, 1, 1}, {2, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 2);     // 1x1 image (EfficientNet's last stages)
 }
 
+// A convolution on a 1x1 map at batch 1 (squeeze-and-excitation's) is a
+// matrix times a vector: a loop of dot products.
+TEST(Conv2d, OnePixelMapIsDotProducts) {
+  check_conv({1, 40, 1, 1}, {10, 40, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1);
+  check_conv({1, 1152, 1, 1}, {48, 1152, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 1);
+  gradcheck([](const Inputs& x) { return conv2d(x[0], x[1], x[2]); }, {leaf64({1, 6, 1, 1}), leaf64({4, 6, 1, 1}), leaf64({4})});
+}
+
 TEST(Conv2d, NonContiguousAndUnbatchedInput) {
   check_op({in::randn({2, 5, 5, 3}), in::randn({4, 3, 3, 3})}, "F.conv2d(a.permute(0, 3, 1, 2), b, padding=1)",
            [](const Inputs& x) { return conv2d(x[0].permute({0, 3, 1, 2}), x[1], Tensor(), {1, 1}, {1, 1}); },
