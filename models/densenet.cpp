@@ -1,5 +1,7 @@
 #include "models/densenet.h"
 
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/random_ops.h"
@@ -36,19 +38,46 @@ class DenseLayer final : public Module {
 // layers' outputs; the block returns the concatenation of all of them.
 class DenseBlock final : public Module {
  public:
-  DenseBlock(int64_t layers, int64_t in, int64_t bn_size, int64_t growth, double drop_rate) : Module("_DenseBlock") {
+  DenseBlock(int64_t layers, int64_t in, int64_t bn_size, int64_t growth, double drop_rate)
+      : Module("_DenseBlock"), in_(in), growth_(growth) {
     for (int64_t i = 0; i < layers; ++i) {
       layers_.push_back(register_module("denselayer" + std::to_string(i + 1),
                                         std::make_shared<DenseLayer>(in + i * growth, growth, bn_size, drop_rate)));
     }
   }
   Tensor forward(const Tensor& x) override {
+    if (grows_in_place(x)) {
+      // Without a graph to record, the block's output is allocated once and
+      // each layer's new channels are copied into it: a layer's input is the
+      // first channels of that tensor (contiguous for one NCHW image). A
+      // concatenation per layer copies every earlier feature map again each
+      // time (6% of DenseNet-121's inference at batch 1).
+      const int64_t total = in_ + static_cast<int64_t>(layers_.size()) * growth_;
+      Tensor out = empty({x.size(0), total, x.size(2), x.size(3)}, TensorOptions(x.dtype(), x.device()));
+      out.narrow(1, 0, in_).copy_(x);
+      int64_t channels = in_;
+      for (auto& layer : layers_) {
+        out.narrow(1, channels, growth_).copy_((*layer)(out.narrow(1, 0, channels)));
+        channels += growth_;
+      }
+      return out;
+    }
     std::vector<Tensor> features{x};
     for (auto& layer : layers_) features.push_back((*layer)(cat(features, 1)));
     return cat(features, 1);
   }
 
  private:
+  // Growing one tensor in place is for inference: with a gradient to record
+  // the layers keep their concatenations (autograd sees ordinary ops), and a
+  // channels-last input keeps its layout through cat.
+  bool grows_in_place(const Tensor& x) const {
+    if (x.dim() != 4 || x.size(1) != in_ || !x.is_contiguous()) return false;
+    if (!grad_mode_enabled()) return true;
+    return !x.requires_grad() && !any_requires_grad(parameters());
+  }
+
+  int64_t in_, growth_;
   std::vector<ModulePtr> layers_;
 };
 

@@ -19,6 +19,7 @@
 // still in cache, instead of in passes of their own over the whole output.
 // Cost: 2*N*OC*OH*OW*Cg*KH*KW flops; col adds Cg*KH*KW*OH*OW writes per sample.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
@@ -110,12 +111,12 @@ template <class T, class Body>
 void for_each_sample(const ConvGeometry& g, int64_t col_elems, Body&& body) {
   if (g.N >= cpu_threads() && g.N > 1) {
     parallel_for(g.N, 1, [&](int64_t begin, int64_t end) {
-      std::vector<T> col(static_cast<size_t>(col_elems));
-      for (int64_t n = begin; n < end; ++n) body(n, col.data());
+      auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
+      for (int64_t n = begin; n < end; ++n) body(n, col.get());
     });
   } else {
-    std::vector<T> col(static_cast<size_t>(col_elems));
-    for (int64_t n = 0; n < g.N; ++n) body(n, col.data());
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
+    for (int64_t n = 0; n < g.N; ++n) body(n, col.get());
   }
 }
 
@@ -165,8 +166,10 @@ template <class T, class Body>
 void for_each_sample_group(const ConvGeometry& g, int64_t nb, int64_t K, Body&& body) {
   const int64_t groups = (g.N + nb - 1) / nb, cols = nb * g.OH * g.OW;
   parallel_for(groups, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> col(static_cast<size_t>(K * cols)), out(static_cast<size_t>(g.OC * cols));
-    for (int64_t i = begin; i < end; ++i) body(i * nb, std::min(g.N, (i + 1) * nb), col.data(), out.data());
+    // Written before read, so left uninitialised.
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(K * cols));
+    auto out = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(g.OC * cols));
+    for (int64_t i = begin; i < end; ++i) body(i * nb, std::min(g.N, (i + 1) * nb), col.get(), out.get());
   });
 }
 
@@ -179,10 +182,10 @@ void for_each_block(const ConvGeometry& g, int64_t rows, int64_t col_elems, Body
   const int64_t blocks = (g.OH + rows - 1) / rows;
   const int64_t items = g.N * g.groups * blocks;
   auto run = [&](int64_t begin, int64_t end) {
-    std::vector<T> col(static_cast<size_t>(col_elems));
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
     for (int64_t i = begin; i < end; ++i) {
       int64_t blk = i % blocks, grp = (i / blocks) % g.groups, n = i / (blocks * g.groups);
-      body(n, grp, blk * rows, std::min(g.OH, (blk + 1) * rows), col.data());
+      body(n, grp, blk * rows, std::min(g.OH, (blk + 1) * rows), col.get());
     }
   };
   if (items > 1 && cpu_threads() > 1) {
@@ -383,15 +386,15 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
 #endif
       std::vector<T>& acc = partial[static_cast<size_t>(t)];
       acc.assign(static_cast<size_t>(wsize), T(0));
-      std::vector<T> col(static_cast<size_t>(col_elems));
-      accumulate(items * t / threads, items * (t + 1) / threads, acc.data(), col.data());
+      auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
+      accumulate(items * t / threads, items * (t + 1) / threads, acc.data(), col.get());
     }
     for (const std::vector<T>& acc : partial) {
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
     }
   } else {
-    std::vector<T> col(static_cast<size_t>(col_elems));
-    accumulate(0, items, gw, col.data());
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
+    accumulate(0, items, gw, col.get());
   }
 }
 
