@@ -5,8 +5,8 @@
 // depthwise layer of MobileNet and EfficientNet) have a forward specialised at
 // compile time: the plane is copied into a zero-bordered scratch plane, then
 // each output element sums its K*K taps in a register, with the weights in
-// registers and no bounds checks, vectorised along ow (or, on maps under 32
-// columns wide, along the whole plane as one run). Other shapes take the
+// registers and no bounds checks, vectorised along ow (or, with stride 1 on
+// maps under 32 columns wide, along the whole plane as one run). Other shapes take the
 // general path, which adds one tap at a time into the output row (KH*KW
 // passes over it). Threads over (n, oc) planes; the weight gradient is
 // threaded over oc, summing over the batch inside. A folded batch norm

@@ -2,7 +2,7 @@
 // column-major (a transposed view needs no copy); Eigen maps the memory with
 // the right storage order and runs its blocked GEMM. Batches are spread over
 // threads when there are enough of them, else Eigen threads each product; a
-// product of a few rows (which Eigen runs on one thread) is cut by columns.
+// one-row product (which Eigen runs on one thread) is cut by columns.
 // Cost: 2*M*N*K flops per batch entry.
 #include <Eigen/Core>
 
@@ -57,11 +57,11 @@ void matmul_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
     parallel_for(B, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) one(i);
     });
-  } else if (M < 16 && N >= 64 && M * N * K >= (int64_t{1} << 18)) {
-    // A few rows (a classifier at batch 1: [1, 1280] x [1280, 1000], 5 MB
-    // of weights) is Eigen's matrix-vector product, which runs on one
-    // thread: the columns are cut over the threads instead, each reading
-    // its share of B.
+  } else if (M == 1 && N >= 64 && N * K >= (int64_t{1} << 18)) {
+    // One row (a classifier at batch 1: [1, 1280] x [1280, 1000], 5 MB of
+    // weights) is Eigen's matrix-vector product, which runs on one thread:
+    // the columns are cut over the threads instead, each reading its share
+    // of B.
     for (int64_t i = 0; i < B; ++i) {
       Eigen::Map<RowMajor<T>> c(po + i * M * N, M, N);
       with_map(pa + i * a.stride(0), va, [&](const auto& ma) {

@@ -24,10 +24,11 @@ struct Planes {
 };
 
 // Sum of the window [h0, h1) x [w0, w1) of a plane with rows of W, in
-// double. Its lanes add in any order (a float's 24 bits are exact in a
-// double's 53, so the order changes at most the last of those 53); a
-// window of whole rows (a global average: EfficientNet's squeeze) is one
-// contiguous run. Left in order, the sum was one dependent add per element.
+// double, its vector lanes adding in their own order: that differs from the
+// sum in order by the rounding of the double partial sums only, far below a
+// float's last bit for a float window; a window of whole rows (a global
+// average: EfficientNet's squeeze) is one contiguous run. Left in order, the
+// sum was one dependent add per element.
 template <class T>
 double window_sum(const T* plane, int64_t W, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
   if (w0 == 0 && w1 == W) {

@@ -19,29 +19,35 @@ namespace {
 // inside the sigmoid's loop (0.52 against 0.66 ns a float).
 constexpr int64_t kSigmoidBlock = 512;
 
-// exp(-min(|v|, 87)) of one float; exp_neg_abs runs it over a block. The argument lies in [-87, 0], where the
-// result is a normal float, so this is a short exp of its own rather than
-// Eigen's, whose scaling by 2^n covers the whole float range in four steps
-// (most of its time here): n = round(a / ln 2); r = a - n ln 2,
-// with ln 2 in two parts so that r is exact; exp(r) on [-ln2/2, ln2/2] by
-// Cephes' degree-6 expf polynomial; then 2^n added to the exponent bits.
-// Every element takes the same arithmetic whether the loop runs it in a
-// vector or alone, so spans cut differently round alike.
+// exp(-min(|v|, 87)) of one float; exp_neg_abs runs it over a block. The
+// argument lies in [-87, 0], where the result is a normal float, so this is
+// a short exp of its own rather than Eigen's, whose scaling by 2^n covers
+// the whole float range in four steps (most of its time here):
+// n = round(a / ln 2); r = a - n ln 2, with ln 2 in two parts (n times the
+// first is exact for |n| <= 126); exp(r) on [-ln2/2, ln2/2] by Cephes'
+// degree-6 expf polynomial; then 2^n added to the exponent bits. Every
+// element takes the same arithmetic whether the loop runs it in a vector or
+// alone, so spans cut differently round alike.
+#if defined(__FMA__) || defined(__aarch64__)
+inline float mul_add(float a, float b, float c) { return std::fma(a, b, c); }
+#else
+inline float mul_add(float a, float b, float c) { return a * b + c; }  // fmaf would be a libm call per use
+#endif
 inline float exp_neg_abs_one(float v) {
   const float a = -std::min(std::fabs(v), 87.0f);
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float t = std::fma(a, 1.44269504f, kRound);
+  const float t = mul_add(a, 1.44269504f, kRound);
   const float n = t - kRound;
   const uint32_t n_bits = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kRound);  // n mod 2^32
-  float r = std::fma(n, -0.693359375f, a);
-  r = std::fma(n, 2.12194440e-4f, r);
+  float r = mul_add(n, -0.693359375f, a);
+  r = mul_add(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
-  p = std::fma(p, r, 1.3981999507e-3f);
-  p = std::fma(p, r, 8.3334519073e-3f);
-  p = std::fma(p, r, 4.1665795894e-2f);
-  p = std::fma(p, r, 1.6666665459e-1f);
-  p = std::fma(p, r, 5.0000001201e-1f);
-  const float y = std::fma(p, r * r, r + 1.0f);  // exp(r), in [0.7, 1.5]
+  p = mul_add(p, r, 1.3981999507e-3f);
+  p = mul_add(p, r, 8.3334519073e-3f);
+  p = mul_add(p, r, 4.1665795894e-2f);
+  p = mul_add(p, r, 1.6666665459e-1f);
+  p = mul_add(p, r, 5.0000001201e-1f);
+  const float y = mul_add(p, r * r, r + 1.0f);  // exp(r), in [0.7, 1.5]
   return std::bit_cast<float>(std::bit_cast<uint32_t>(y) + (n_bits << 23));
 }
 inline void exp_neg_abs(const float* x, float* e, int64_t m) {

@@ -84,7 +84,7 @@ TEST(Sgemm, SplitOverThreads) {
   check({512, 49, 300, false, false, false}, 9);   // rows: a 7x7 map's product, A larger
   check({200, 64, 300, true, true, true}, 10);     // rows, both transposed, accumulating
   check({6, 2000, 300, false, false, true}, 11);   // columns: one row panel only
-  check({17, 16, 9000, true, false, false}, 12);   // rows: M > N, three row panels
+  check({100, 40, 2000, true, false, false}, 12);  // rows: M > N with a column panel per thread
   set_num_threads(1);
 }
 

@@ -61,6 +61,13 @@ TEST(DenseNet, BlockGrowsInPlaceWithoutAGraph) {
       EXPECT_EQ(max(abs(grown - concatenated.detach())).item<double>(), 0.0);
     }
   }
+  // Gradients on but nothing requiring one (frozen weights): no graph either.
+  Tensor x = randn({1, 3, 48, 48});
+  const Tensor concatenated = (*model)(x);
+  for (Tensor& p : model->parameters()) p.requires_grad_(false);
+  const Tensor frozen = (*model)(x);
+  EXPECT_FALSE(frozen.requires_grad());
+  EXPECT_EQ(max(abs(frozen - concatenated.detach())).item<double>(), 0.0);
 }
 
 }  // namespace
