@@ -310,20 +310,22 @@ void backward_weight_side_by_side(T* gw, const T* gy, const T* x, const ConvGeom
   const int threads = static_cast<int>(std::min<int64_t>(cpu_threads(), products));
   std::vector<std::vector<T>> partial(static_cast<size_t>(threads));
   parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<T> col(static_cast<size_t>(K * nb * ohw)), gathered(static_cast<size_t>(g.OC * nb * ohw));
+    // Written before read, so left uninitialised.
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(K * nb * ohw));
+    auto gathered = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(g.OC * nb * ohw));
     for (int64_t t = t0; t < t1; ++t) {
       std::vector<T>& acc = partial[static_cast<size_t>(t)];
       acc.assign(static_cast<size_t>(wsize), T(0));
       for (int64_t i = products * t / threads; i < products * (t + 1) / threads; ++i) {
         const int64_t n0 = i * nb, n1 = std::min(g.N, n0 + nb), cols = (n1 - n0) * ohw;
         for (int64_t n = n0; n < n1; ++n) {
-          im2col(x + n * g.C * g.H * g.W, col.data() + (n - n0) * ohw, g, 0, g.OH, cols);
+          im2col(x + n * g.C * g.H * g.W, col.get() + (n - n0) * ohw, g, 0, g.OH, cols);
           for (int64_t oc = 0; oc < g.OC; ++oc) {
             const T* src = gy + (n * g.OC + oc) * ohw;
-            std::copy(src, src + ohw, gathered.data() + oc * cols + (n - n0) * ohw);
+            std::copy(src, src + ohw, gathered.get() + oc * cols + (n - n0) * ohw);
           }
         }
-        gemm<T>(g.OC, K, cols, {gathered.data(), cols, 1}, {col.data(), 1, cols}, {acc.data(), K, 1}, true);
+        gemm<T>(g.OC, K, cols, {gathered.get(), cols, 1}, {col.get(), 1, cols}, {acc.data(), K, 1}, true);
       }
     }
   });

@@ -14,6 +14,7 @@
 // applied to each block of pixels right after its product.
 // Cost: 2*P*OC*K flops; col adds P*K writes and reads per pass.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/conv_gemm.h"
@@ -93,8 +94,8 @@ template <class T, class Body>
 void for_each_pixel_block(const ConvGeometry& g, int64_t rows, int64_t col_elems, Body&& body) {
   const int64_t ohw = g.OH * g.OW;
   auto run_samples = [&](int64_t n0, int64_t n1) {
-    std::vector<T> col(static_cast<size_t>(col_elems));
-    for (int64_t m = n0 * ohw; m < n1 * ohw; m += rows) body(m, std::min(n1 * ohw, m + rows), col.data());
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
+    for (int64_t m = n0 * ohw; m < n1 * ohw; m += rows) body(m, std::min(n1 * ohw, m + rows), col.get());
   };
   if (g.N >= cpu_threads() && g.N > 1) {
     parallel_for(g.N, 1, run_samples);
@@ -159,11 +160,11 @@ void backward_weight_typed(const Tensor& grad_weight, const Tensor& grad_out, co
   const int64_t col_elems = direct ? 0 : rows * K;
   // Adds the pixels of samples [n0, n1) into acc [OC, K]: acc += grad_out^T x col.
   auto accumulate = [&](int64_t n0, int64_t n1, T* acc) {
-    std::vector<T> col(static_cast<size_t>(col_elems));
+    auto col = std::make_unique_for_overwrite<T[]>(static_cast<size_t>(col_elems));  // written before read
     for (int64_t m0 = n0 * ohw; m0 < n1 * ohw; m0 += rows) {
       const int64_t m1 = std::min(n1 * ohw, m0 + rows);
-      if (!direct) im2col_nhwc(x, col.data(), g, m0, m1);
-      const T* cm = direct ? x + m0 * K : col.data();
+      if (!direct) im2col_nhwc(x, col.get(), g, m0, m1);
+      const T* cm = direct ? x + m0 * K : col.get();
       gemm<T>(g.OC, K, m1 - m0, {gy + m0 * g.OC, 1, g.OC}, {cm, K, 1}, {acc, K, 1}, true);
     }
   };

@@ -43,19 +43,21 @@ void matmul_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
   T* po = static_cast<T*>(out.data_ptr());
   MatrixView va{M, K, a.stride(1), a.stride(2)};
   MatrixView vb{K, N, b.stride(1), b.stride(2)};
-  auto one = [&](int64_t i) {
+  // Entry i of the batch, columns [n0, n0 + n) of its product.
+  auto one = [&](int64_t i, int64_t n0, int64_t n) {
     Eigen::Map<RowMajor<T>> c(po + i * M * N, M, N);
     if (K == 0) {
-      c.setZero();
+      c.middleCols(n0, n).setZero();
       return;
     }
     with_map(pa + i * a.stride(0), va, [&](const auto& ma) {
-      with_map(pb + i * b.stride(0), vb, [&](const auto& mb) { c.noalias() = ma * mb; });
+      with_map(pb + i * b.stride(0), vb,
+               [&](const auto& mb) { c.middleCols(n0, n).noalias() = ma * mb.middleCols(n0, n); });
     });
   };
   if (B >= cpu_threads() && B > 1) {
     parallel_for(B, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) one(i);
+      for (int64_t i = begin; i < end; ++i) one(i, 0, N);
     });
   } else if (M == 1 && N >= 64 && N * K >= (int64_t{1} << 18)) {
     // One row (a classifier at batch 1: [1, 1280] x [1280, 1000], 5 MB of
@@ -63,18 +65,13 @@ void matmul_typed(const Tensor& out, const Tensor& a, const Tensor& b) {
     // the columns are cut over the threads instead, each reading its share
     // of B.
     for (int64_t i = 0; i < B; ++i) {
-      Eigen::Map<RowMajor<T>> c(po + i * M * N, M, N);
-      with_map(pa + i * a.stride(0), va, [&](const auto& ma) {
-        with_map(pb + i * b.stride(0), vb, [&](const auto& mb) {
-          parallel_for((N + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
-            const int64_t n0 = p0 * 16, n = std::min(N, p1 * 16) - n0;
-            c.middleCols(n0, n).noalias() = ma * mb.middleCols(n0, n);
-          });
-        });
+      parallel_for((N + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
+        const int64_t n0 = p0 * 16;
+        one(i, n0, std::min(N, p1 * 16) - n0);
       });
     }
   } else {
-    for (int64_t i = 0; i < B; ++i) one(i);
+    for (int64_t i = 0; i < B; ++i) one(i, 0, N);
   }
 }
 
