@@ -6,6 +6,8 @@
 //                                            only; a row-major A is read in place)
 //         for each 16-column panel of B:
 //           for each 6 rows of A:            micro-kernel: a 6x16 tile of C
+//                                            (a last panel of at most 8 columns:
+//                                            12 rows at a time, a 12x8 tile)
 //
 // The micro-kernel keeps its 6x16 tile in twelve 8-float AVX registers and,
 // per step along K, loads 16 floats of B, broadcasts 6 floats of A and does
@@ -93,15 +95,15 @@ void pack_b(FloatMatrix b, int64_t kc, int64_t nc, float* out) {
 // Row i of A is read at a + i * a_row, advancing by a_step per k: a packed
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
 // (a_row = its row stride, a_step = 1). B's 16 values for step k are at
-// b + k * b_step: a packed panel (b_step = 16) or B itself (its row stride).
-void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b, int64_t b_step,
+// b + 16 k (a packed panel).
+void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b,
                   MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
   __m256 acc[MR][2];
   for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
       const __m256 x = _mm256_broadcast_ss(rows[i] + ak);
@@ -134,15 +136,40 @@ void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, con
     }
 }
 
+// The same product for a last panel of at most 8 columns (a 7x7 map's 49 =
+// 3 x 16 + 1, a 98-column block's 2): twelve rows of A against 8 columns,
+// in twelve 8-float accumulators, so the padding computed for the missing
+// columns is at most 7 of 8 instead of 15 of 16 (at 49 columns, 56 computed
+// instead of 64). Row i of A is read at rows[i], advancing by a_step per k.
+// Each element is still one chain of fused multiply-adds over k from zero,
+// then added to C, exactly as in micro_kernel: a column gives the same bits
+// whichever panel it falls in (so, for a convolution, whatever the batch).
+void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
+  __m256 acc[2 * MR];
+  for (auto& r : acc) r = _mm256_setzero_ps();
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {  // the first 8 of the panel's 16
+    const __m256 b0 = _mm256_loadu_ps(b);
+    for (int64_t i = 0; i < 2 * MR; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(rows[i] + ak), b0, acc[i]);
+  }
+  alignas(32) float tile[2 * MR][NR / 2];
+  for (int64_t i = 0; i < 2 * MR; ++i) _mm256_store_ps(tile[i], acc[i]);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& out = c.data[i * c.row_stride + j * c.col_stride];
+      out = accumulate ? out + tile[i][j] : tile[i][j];
+    }
+}
+
 // One thread's product, through the cache blocks above.
 void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c,
                   bool accumulate) {
   // A with contiguous rows is read in place (six row streams); otherwise,
-  // a transpose, it is packed first. B with contiguous rows is read in
-  // place too when C has at most one block of rows: packing would cost a
-  // pass over B that only those few rows (often 32, a DenseNet layer's new
-  // channels) share. Its last, narrower panel is always packed.
-  const bool a_direct = a.col_stride == 1, b_direct = b.col_stride == 1 && M <= MC;
+  // a transpose, it is packed first. B is always packed, even when only a
+  // few rows of C (a DenseNet layer's 32 new channels) share it: read in
+  // place, a panel's 16 floats per k lie a row of B apart, and at 32-64
+  // rows of C that was 1.05-1.4x slower than packing (cold weights, B just
+  // written, as in a convolution).
+  const bool a_direct = a.col_stride == 1;
   // The buffers only grow: resizing one down and up again would zero the
   // regrown part on every call.
   thread_local std::vector<float> packed_a, packed_b;
@@ -150,14 +177,14 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
     if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   };
   if (!a_direct) at_least(packed_a, MC * KC);
-  at_least(packed_b, KC * (b_direct ? NR : round_up(std::min(N, NC), NR)));
+  at_least(packed_b, KC * round_up(std::min(N, NC), NR));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later K slices add to the first's result
       const FloatMatrix b_slice{b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride};
-      if (!b_direct) pack_b(b_slice, kc, nc, packed_b.data());
+      pack_b(b_slice, kc, nc, packed_b.data());
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
@@ -165,20 +192,27 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min(NR, nc - jr);
           const float* b_panel = packed_b.data() + jr * kc;
-          int64_t b_step = NR;
-          if (b_direct && nr == NR) {
-            b_panel = b_slice.data + jr;
-            b_step = b.row_stride;
-          } else if (b_direct) {
-            b_panel = packed_b.data();
-            pack_b({b_slice.data + jr, b.row_stride, 1}, kc, nr, packed_b.data());
+          auto tile_at = [&](int64_t ir) {
+            return MutableFloatMatrix{c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
+                                      c.col_stride};
+          };
+          if (nr <= NR / 2) {
+            for (int64_t ir = 0; ir < mc; ir += 2 * MR) {
+              // Rows past mr repeat row mr-1: computed, never stored.
+              const int64_t mr = std::min(2 * MR, mc - ir);
+              const float* rows[2 * MR];
+              for (int64_t i = 0; i < 2 * MR; ++i) {
+                const int64_t r = ir + std::min(i, mr - 1);
+                rows[i] = a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
+              }
+              micro_kernel_narrow(kc, rows, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
+            }
+            continue;
           }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
-            const MutableFloatMatrix tile{c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
-                                          c.col_stride};
             const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
-            micro_kernel(kc, a_rows, a_direct ? a.row_stride : 1, a_direct ? 1 : MR, b_panel, b_step, tile, mr, nr, add);
+            micro_kernel(kc, a_rows, a_direct ? a.row_stride : 1, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
           }
         }
       }

@@ -1,6 +1,7 @@
 // The float32 GEMM behind CPU convolution (kernels/cpu/sgemm.cpp) against a
-// float64 product, on shapes around every block edge (micro-tile 6x16,
-// blocks KC = 256, MC = 72, NC = 512), with transposed operands, a strided
+// float64 product, on shapes around every block edge (micro-tiles 6x16 and,
+// for a last panel of at most 8 columns, 12x8; blocks KC = 256, MC = 72,
+// NC = 512), with transposed operands, a strided
 // output, accumulation and both ways of splitting over threads. Every
 // element must be within the standard bound of a float32 dot product,
 // |c - exact| <= 2 K u (|A| |B|) with u = 2^-24, of the exact value.
@@ -63,8 +64,8 @@ TEST(Sgemm, BlockEdgesTransposesAndAccumulation) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel (Eigen does the products)";
   set_num_threads(1);
   uint32_t seed = 1;
-  for (int64_t M : {1, 5, 6, 7, 72, 73, 150})
-    for (int64_t N : {1, 15, 16, 17, 49, 513})
+  for (int64_t M : {1, 5, 6, 7, 13, 72, 73, 150})
+    for (int64_t N : {1, 8, 9, 15, 16, 17, 24, 49, 513})
       for (int64_t K : {1, 7, 256, 257, 600}) {
         check({M, N, K, false, false, false}, seed++);
         if ((M + N + K) % 3 == 0) check({M, N, K, true, false, true}, seed++);
@@ -86,6 +87,49 @@ TEST(Sgemm, SplitOverThreads) {
   check({6, 2000, 300, false, false, true}, 11);   // columns: one row panel only
   check({100, 40, 2000, true, false, false}, 12);  // rows: M > N with a column panel per thread
   set_num_threads(1);
+}
+
+// A column of C gets the same bits whether it falls in a full 16-column
+// panel or in a narrow last one (the 12x8 tile): a convolution's output
+// pixel must not depend on how many columns (samples, rows of the map)
+// share its product. Columns 0..16 of a 17-column product (its last panel
+// one column wide) against the same columns of a 32-column one, plain and
+// accumulating, A read in place and packed (transposed), over K slices.
+TEST(Sgemm, NarrowLastPanelMatchesFullPanelBitwise) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  set_num_threads(1);
+  const int64_t M = 31, K = 300, wide = 32, narrow = 17;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * wide)), start(static_cast<size_t>(M * wide));
+  for (float& v : a) v = u(rng);
+  for (float& v : b) v = u(rng);
+  for (float& v : start) v = u(rng);
+  for (bool a_transposed : {false, true})
+    for (bool accumulate : {false, true}) {
+      // A transposed: the same matrix stored K x M.
+      std::vector<float> at(a.size());
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k) at[static_cast<size_t>(k * M + i)] = a[static_cast<size_t>(i * K + k)];
+      const FloatMatrix am = a_transposed ? FloatMatrix{at.data(), 1, M} : FloatMatrix{a.data(), K, 1};
+      std::vector<float> c_wide = start, c_narrow = start;
+      sgemm(M, wide, K, am, {b.data(), wide, 1}, {c_wide.data(), wide, 1}, accumulate);
+      sgemm(M, narrow, K, am, {b.data(), wide, 1}, {c_narrow.data(), wide, 1}, accumulate);
+      int bad = 0;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < narrow; ++j) {
+          const size_t at_ij = static_cast<size_t>(i * wide + j);
+          if (c_narrow[at_ij] != c_wide[at_ij] && ++bad <= 3)
+            ADD_FAILURE() << (a_transposed ? "A^T" : "A") << (accumulate ? " +=" : "") << ": c[" << i << "," << j
+                          << "] = " << c_narrow[at_ij] << " in a 17-column product, " << c_wide[at_ij]
+                          << " in a 32-column one";
+        }
+      // Columns past 17 of the narrow product's rows were not written.
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = narrow; j < wide; ++j)
+          if (c_narrow[static_cast<size_t>(i * wide + j)] != start[static_cast<size_t>(i * wide + j)] && ++bad <= 3)
+            ADD_FAILURE() << "wrote past column 17 in row " << i;
+    }
 }
 
 TEST(Sgemm, EmptyInnerDimensionClearsOrKeeps) {
