@@ -7,7 +7,9 @@
 //         for each 16-column panel of B:
 //           for each 6 rows of A:            micro-kernel: a 6x16 tile of C
 //                                            (a last panel of at most 8 columns:
-//                                            12 rows at a time, a 12x8 tile)
+//                                            12 rows at a time, a 12x8 tile;
+//                                            one or two rows left below the
+//                                            6-row tiles: a 2x48 tile)
 //
 // The micro-kernel keeps its 6x16 tile in twelve 8-float AVX registers and,
 // per step along K, loads 16 floats of B, broadcasts 6 floats of A and does
@@ -160,6 +162,39 @@ void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, c
     }
 }
 
+// One or two rows of A against up to three 16-column panels of B (48
+// columns of C): the rows left below a block's whole 6-row tiles when there
+// are only one or two (a DenseNet layer's 32 new channels are 5 x 6 + 2),
+// which a 6x16 tile would compute as six, three times the work. Twelve
+// accumulators again (2 rows x 6 vectors). Row i of A is read at rows[i],
+// advancing by a_step per k; panel p's 16 values for step k at
+// panels[p] + 16 k. The first `cols` columns of the tile are stored. The
+// same fused multiply-add chain per element as micro_kernel.
+void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, const float* const* panels,
+                        MutableFloatMatrix c, int64_t mr, int64_t cols, bool accumulate) {
+  constexpr int64_t P = 3, W = P * NR;
+  __m256 acc[2][2 * P];
+  for (auto& r : acc)
+    for (auto& v : r) v = _mm256_setzero_ps();
+  const float *a0 = rows[0], *a1 = rows[1];
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step) {
+    const __m256 x0 = _mm256_broadcast_ss(a0 + ak), x1 = _mm256_broadcast_ss(a1 + ak);
+    for (int64_t v = 0; v < 2 * P; ++v) {  // unrolled: acc stays in registers
+      const __m256 b = _mm256_loadu_ps(panels[v / 2] + k * NR + v % 2 * 8);
+      acc[0][v] = _mm256_fmadd_ps(x0, b, acc[0][v]);
+      acc[1][v] = _mm256_fmadd_ps(x1, b, acc[1][v]);
+    }
+  }
+  alignas(32) float tile[2][W];
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t v = 0; v < 2 * P; ++v) _mm256_store_ps(tile[i] + v * 8, acc[i][v]);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float& out = c.data[i * c.row_stride + j * c.col_stride];
+      out = accumulate ? out + tile[i][j] : tile[i][j];
+    }
+}
+
 // One thread's product, through the cache blocks above.
 void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c,
                   bool accumulate) {
@@ -189,6 +224,12 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
         if (!a_direct) pack_a({a_block, a.row_stride, a.col_stride}, mc, kc, packed_a.data());
+        // One or two rows below the whole 6-row tiles go through
+        // micro_kernel_short, three panels at a time, except in a narrow
+        // last panel (at most 8 columns, from wide_end on).
+        const int64_t row_tail = mc % MR, last_cols = nc % NR;
+        const int64_t full_rows = row_tail == 1 || row_tail == 2 ? mc - row_tail : mc;
+        const int64_t wide_end = last_cols > 0 && last_cols <= NR / 2 ? nc - last_cols : nc;
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min(NR, nc - jr);
           const float* b_panel = packed_b.data() + jr * kc;
@@ -209,10 +250,23 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
             }
             continue;
           }
-          for (int64_t ir = 0; ir < mc; ir += MR) {
+          for (int64_t ir = 0; ir < full_rows; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
             const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
             micro_kernel(kc, a_rows, a_direct ? a.row_stride : 1, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
+          }
+          if (full_rows < mc && jr % (3 * NR) == 0) {
+            // The one or two rows left, against this panel and the next two
+            // (those that are not the narrow last panel, which took every row).
+            const int64_t cols = std::min(3 * NR, wide_end - jr), mr = mc - full_rows;
+            const float* rows[2];
+            for (int64_t i = 0; i < 2; ++i) {
+              const int64_t r = full_rows + std::min(i, mr - 1);
+              rows[i] = a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
+            }
+            const float* panels[3];
+            for (int64_t p = 0; p < 3; ++p) panels[p] = b_panel + std::min(p, (cols - 1) / NR) * NR * kc;
+            micro_kernel_short(kc, rows, a_direct ? 1 : MR, panels, tile_at(full_rows), mr, cols, add);
           }
         }
       }

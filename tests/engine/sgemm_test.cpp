@@ -1,7 +1,7 @@
 // The float32 GEMM behind CPU convolution (kernels/cpu/sgemm.cpp) against a
-// float64 product, on shapes around every block edge (micro-tiles 6x16 and,
-// for a last panel of at most 8 columns, 12x8; blocks KC = 256, MC = 72,
-// NC = 512), with transposed operands, a strided
+// float64 product, on shapes around every block edge (micro-tiles 6x16,
+// 12x8 for a last panel of at most 8 columns, 2x48 for one or two rows left
+// below the 6-row tiles; blocks KC = 256, MC = 72, NC = 512), with transposed operands, a strided
 // output, accumulation and both ways of splitting over threads. Every
 // element must be within the standard bound of a float32 dot product,
 // |c - exact| <= 2 K u (|A| |B|) with u = 2^-24, of the exact value.
@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "engine/threads.h"
@@ -64,7 +65,7 @@ TEST(Sgemm, BlockEdgesTransposesAndAccumulation) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel (Eigen does the products)";
   set_num_threads(1);
   uint32_t seed = 1;
-  for (int64_t M : {1, 5, 6, 7, 13, 72, 73, 150})
+  for (int64_t M : {1, 2, 5, 6, 7, 8, 13, 72, 73, 74, 150})
     for (int64_t N : {1, 8, 9, 15, 16, 17, 24, 49, 513})
       for (int64_t K : {1, 7, 256, 257, 600}) {
         check({M, N, K, false, false, false}, seed++);
@@ -89,46 +90,46 @@ TEST(Sgemm, SplitOverThreads) {
   set_num_threads(1);
 }
 
-// A column of C gets the same bits whether it falls in a full 16-column
-// panel or in a narrow last one (the 12x8 tile): a convolution's output
-// pixel must not depend on how many columns (samples, rows of the map)
-// share its product. Columns 0..16 of a 17-column product (its last panel
-// one column wide) against the same columns of a 32-column one, plain and
-// accumulating, A read in place and packed (transposed), over K slices.
-TEST(Sgemm, NarrowLastPanelMatchesFullPanelBitwise) {
+// An element of C gets the same bits whichever tile computes it: a 6x16
+// tile, the 12x8 one of a narrow last panel (at most 8 columns) or the 2x48
+// one of the one or two rows left below the 6-row tiles. A convolution's
+// output pixel must not depend on how many columns (samples, rows of the
+// map) share its product. Products of 31 x 17 (a row and a column left
+// over), 32 x 41 (two rows over three panels, the last 9 columns wide) and
+// 2 x 60 against the same elements of a 36 x 64 product, whose tiles are
+// all whole; plain and accumulating, A read in place and packed
+// (transposed), over K slices.
+TEST(Sgemm, EdgeTilesMatchWholeTilesBitwise) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
   set_num_threads(1);
-  const int64_t M = 31, K = 300, wide = 32, narrow = 17;
+  const int64_t M = 36, K = 300, N = 64;
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * wide)), start(static_cast<size_t>(M * wide));
+  std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N)), start(static_cast<size_t>(M * N));
   for (float& v : a) v = u(rng);
   for (float& v : b) v = u(rng);
   for (float& v : start) v = u(rng);
+  std::vector<float> at(a.size());  // A transposed: the same matrix stored K x M
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t k = 0; k < K; ++k) at[static_cast<size_t>(k * M + i)] = a[static_cast<size_t>(i * K + k)];
   for (bool a_transposed : {false, true})
     for (bool accumulate : {false, true}) {
-      // A transposed: the same matrix stored K x M.
-      std::vector<float> at(a.size());
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t k = 0; k < K; ++k) at[static_cast<size_t>(k * M + i)] = a[static_cast<size_t>(i * K + k)];
       const FloatMatrix am = a_transposed ? FloatMatrix{at.data(), 1, M} : FloatMatrix{a.data(), K, 1};
-      std::vector<float> c_wide = start, c_narrow = start;
-      sgemm(M, wide, K, am, {b.data(), wide, 1}, {c_wide.data(), wide, 1}, accumulate);
-      sgemm(M, narrow, K, am, {b.data(), wide, 1}, {c_narrow.data(), wide, 1}, accumulate);
-      int bad = 0;
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < narrow; ++j) {
-          const size_t at_ij = static_cast<size_t>(i * wide + j);
-          if (c_narrow[at_ij] != c_wide[at_ij] && ++bad <= 3)
-            ADD_FAILURE() << (a_transposed ? "A^T" : "A") << (accumulate ? " +=" : "") << ": c[" << i << "," << j
-                          << "] = " << c_narrow[at_ij] << " in a 17-column product, " << c_wide[at_ij]
-                          << " in a 32-column one";
-        }
-      // Columns past 17 of the narrow product's rows were not written.
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = narrow; j < wide; ++j)
-          if (c_narrow[static_cast<size_t>(i * wide + j)] != start[static_cast<size_t>(i * wide + j)] && ++bad <= 3)
-            ADD_FAILURE() << "wrote past column 17 in row " << i;
+      std::vector<float> whole = start;
+      sgemm(M, N, K, am, {b.data(), N, 1}, {whole.data(), N, 1}, accumulate);
+      for (auto [m, n] : {std::pair<int64_t, int64_t>{31, 17}, {32, 41}, {2, 60}}) {
+        std::vector<float> part = start;
+        sgemm(m, n, K, am, {b.data(), N, 1}, {part.data(), N, 1}, accumulate);
+        int bad = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            const size_t ij = static_cast<size_t>(i * N + j);
+            const float want = i < m && j < n ? whole[ij] : start[ij];  // outside m x n: untouched
+            if (part[ij] != want && ++bad <= 3)
+              ADD_FAILURE() << m << "x" << n << (a_transposed ? " A^T" : " A") << (accumulate ? " +=" : "") << ": c["
+                            << i << "," << j << "] = " << part[ij] << ", want " << want;
+          }
+      }
     }
 }
 
