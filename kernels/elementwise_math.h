@@ -53,10 +53,13 @@ EMBER_HD C sign(C x) {
   else return static_cast<C>((C(0) < x) - (x < C(0)));
 }
 
+// PyTorch's clamp_min(x, 0): NaN and -0 pass through (relu(-0.0) is -0.0
+// there too). Written as x86's maxps(0, x) reads, which the CPU epilogue's
+// vector form (batch_norm_rows.h) uses.
 template <class C>
 EMBER_HD C relu(C x) {
-  if (is_nan(x)) return x;
-  return x > C(0) ? x : C(0);
+  if constexpr (std::is_unsigned_v<C>) return x;
+  else return C(0) > x ? C(0) : x;
 }
 
 template <class C> EMBER_HD C silu(C x) { return x / (C(1) + exp(-x)); }

