@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 #if defined(__SSSE3__)
 #include <immintrin.h>
@@ -73,7 +74,35 @@ void pil_horizontal(const Image& src, Image& dst, int row0, const Taps& t) {
   for (int y = 0; y < dst.height; ++y) {
     const uint8_t* s = src.row(row0 + y);
     uint8_t* d = dst.row(y);
-    for (int x = 0; x < dst.width; ++x) {
+    int x = 0;
+#if defined(__SSE4_1__)
+    if constexpr (C == 3 || C == 4) {
+      // A pixel's channels in the int32 lanes of one register (RGB reads a
+      // fourth byte, the next pixel's, whose lane is never stored): per tap
+      // a widening load, a product with the weight and an add, the same
+      // integers as the scalar loop below. Stores write 4 bytes, so with
+      // RGB the last pixel of the row, and any pixel whose taps would read
+      // past the row, go to the scalar loop.
+      const int64_t row_end = src.row_bytes();
+      const int last = C == 3 ? dst.width - 1 : dst.width;
+      for (; x < last; ++x) {
+        const int start = t.start[static_cast<size_t>(x)], n = t.count[static_cast<size_t>(x)];
+        if (int64_t{start + n} * C + (C == 3 ? 1 : 0) > row_end) break;
+        const int* k = &t.weights[static_cast<size_t>(x) * t.ksize];
+        const uint8_t* p = s + int64_t{start} * C;
+        __m128i acc = _mm_set1_epi32(1 << (kPilBits - 1));
+        for (int i = 0; i < n; ++i, p += C) {
+          int bytes;
+          std::memcpy(&bytes, p, 4);
+          acc = _mm_add_epi32(acc, _mm_mullo_epi32(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(bytes)), _mm_set1_epi32(k[i])));
+        }
+        const __m128i v = _mm_srai_epi32(acc, kPilBits);
+        const int out = _mm_cvtsi128_si32(_mm_packus_epi16(_mm_packs_epi32(v, v), v));  // clip8 of each lane
+        std::memcpy(d + int64_t{x} * C, &out, 4);
+      }
+    }
+#endif
+    for (; x < dst.width; ++x) {
       const int* k = &t.weights[static_cast<size_t>(x) * t.ksize];
       const uint8_t* p = s + int64_t{t.start[static_cast<size_t>(x)]} * C;
       int acc[C];
@@ -88,18 +117,41 @@ void pil_horizontal(const Image& src, Image& dst, int row0, const Taps& t) {
 void pil_vertical(const Image& src, Image& dst, const Taps& t, int row_shift) {
   const int64_t n = dst.row_bytes();
   std::vector<int> acc(static_cast<size_t>(n));
+  std::vector<const uint8_t*> rows(static_cast<size_t>(t.ksize));
   for (int y = 0; y < dst.height; ++y) {
-    std::fill(acc.begin(), acc.end(), 1 << (kPilBits - 1));
     const int* k = &t.weights[static_cast<size_t>(y) * t.ksize];
-    int y0 = t.start[static_cast<size_t>(y)] - row_shift;
-    for (int i = 0, cnt = t.count[static_cast<size_t>(y)]; i < cnt; ++i) {
-      const uint8_t* s = src.row(y0 + i);
-      const int w = k[i];
-      int* a = acc.data();
-      for (int64_t j = 0; j < n; ++j) a[j] += s[j] * w;
-    }
+    const int y0 = t.start[static_cast<size_t>(y)] - row_shift, cnt = t.count[static_cast<size_t>(y)];
+    for (int i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = src.row(y0 + i);
     uint8_t* d = dst.row(y);
-    for (int64_t j = 0; j < n; ++j) d[j] = clip8(acc[static_cast<size_t>(j)] >> kPilBits);
+    int64_t j = 0;
+#if defined(__AVX2__)
+    // 16 bytes of the row at a time, their sums kept in two registers over
+    // all taps (the loop below keeps them in memory), then clip8 by
+    // saturating packs. The same integers.
+    for (; j + 16 <= n; j += 16) {
+      __m256i lo = _mm256_set1_epi32(1 << (kPilBits - 1)), hi = lo;
+      for (int i = 0; i < cnt; ++i) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[static_cast<size_t>(i)] + j));
+        const __m256i w = _mm256_set1_epi32(k[i]);
+        lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(b), w));
+        hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)), w));
+      }
+      lo = _mm256_srai_epi32(lo, kPilBits);
+      hi = _mm256_srai_epi32(hi, kPilBits);
+      // packs works within 128-bit lanes: (lo0 hi0 | lo1 hi1) as 16-bit, then bytes.
+      const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xd8);
+      const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + j), bytes);
+    }
+#endif
+    if (j == n) continue;
+    std::fill(acc.begin() + j, acc.end(), 1 << (kPilBits - 1));
+    for (int i = 0; i < cnt; ++i) {
+      const uint8_t* s = rows[static_cast<size_t>(i)];
+      const int w = k[i];
+      for (int64_t jj = j; jj < n; ++jj) acc[static_cast<size_t>(jj)] += s[jj] * w;
+    }
+    for (int64_t jj = j; jj < n; ++jj) d[jj] = clip8(acc[static_cast<size_t>(jj)] >> kPilBits);
   }
 }
 
