@@ -3,6 +3,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <stdexcept>
 #include <type_traits>
 
 #include "kernels/cpu/sgemm.h"
@@ -16,12 +17,20 @@ using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>
 // the product fills at least one 6x16 tile; a matrix times a contiguous
 // vector (a squeeze-excitation's 1x1 maps, which sgemm would pad to 16
 // columns) is a loop of dot products; float64 (the gradient checks), other
-// narrow products and builds without AVX2 go to Eigen.
+// narrow products and builds without AVX2 go to Eigen. A float32 epilogue
+// (sgemm.h) runs on each block of c as sgemm finishes it, or on the whole
+// of c after the other paths.
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> c,
-          bool accumulate) {
+          bool accumulate, const SgemmEpilogue* epilogue = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    if (sgemm_available() && M >= 6 && N >= 16) return sgemm(M, N, K, a, b, c, accumulate);
+    if (sgemm_available() && M >= 6 && N >= 16) return sgemm(M, N, K, a, b, c, accumulate, epilogue);
+    if (epilogue) {
+      gemm<T>(M, N, K, a, b, c, accumulate);
+      return epilogue->run(epilogue->context, c.data, c.row_stride, 0, 0, M, N);
+    }
+  } else {
+    if (epilogue) throw std::logic_error("gemm: an epilogue is for float32 products");
   }
   if (N == 1 && a.col_stride == 1 && b.row_stride == 1) {
     // A matrix times a contiguous vector (a convolution on a 1x1 map:

@@ -195,9 +195,10 @@ void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, co
     }
 }
 
-// One thread's product, through the cache blocks above.
+// One thread's product, through the cache blocks above. (row0, col0): where
+// this part of C lies in the caller's C, for the epilogue.
 void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c,
-                  bool accumulate) {
+                  bool accumulate, const SgemmEpilogue* epilogue = nullptr, int64_t row0 = 0, int64_t col0 = 0) {
   // A with contiguous rows is read in place (six row streams); otherwise,
   // a transpose, it is packed first. B is always packed, even when only a
   // few rows of C (a DenseNet layer's 32 new channels) share it: read in
@@ -269,6 +270,8 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
             micro_kernel_short(kc, rows, a_direct ? 1 : MR, panels, tile_at(full_rows), mr, cols, add);
           }
         }
+        if (epilogue && pc + kc == K)  // this block of C is final: mc x nc floats, in L2
+          epilogue->run(epilogue->context, c.data + ic * c.row_stride + jc, c.row_stride, row0 + ic, col0 + jc, mc, nc);
       }
     }
   }
@@ -278,17 +281,20 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
 
 bool sgemm_available() { return true; }
 
-void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate) {
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
+  if (epilogue && c.col_stride != 1) throw std::logic_error("sgemm: an epilogue needs C's columns contiguous");
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) c.data[i * c.row_stride + j * c.col_stride] = 0.0f;
+    if (epilogue) epilogue->run(epilogue->context, c.data, c.row_stride, 0, 0, M, N);
     return;
   }
   const int threads = cpu_threads();
   const bool split = threads > 1 && !in_parallel_region() && M * N * K >= (int64_t{1} << 21);
-  if (!split) return sgemm_serial(M, N, K, a, b, c, accumulate);
+  if (!split) return sgemm_serial(M, N, K, a, b, c, accumulate, epilogue);
   // One range of 16-column or of 6-row panels per thread. Each thread
   // streams its share of the operand that is cut and reads (and packs) the
   // other whole, so the larger one is cut: cut by columns, a product with a
@@ -300,13 +306,13 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, Mutabl
     parallel_for(col_panels, 1, [&](int64_t p0, int64_t p1) {
       const int64_t j0 = p0 * NR, j1 = std::min(N, p1 * NR);
       sgemm_serial(M, j1 - j0, K, a, {b.data + j0 * b.col_stride, b.row_stride, b.col_stride},
-                   {c.data + j0 * c.col_stride, c.row_stride, c.col_stride}, accumulate);
+                   {c.data + j0 * c.col_stride, c.row_stride, c.col_stride}, accumulate, epilogue, 0, j0);
     });
   } else {
     parallel_for(row_panels, 1, [&](int64_t p0, int64_t p1) {
       const int64_t i0 = p0 * MR, i1 = std::min(M, p1 * MR);
       sgemm_serial(i1 - i0, N, K, {a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, b,
-                   {c.data + i0 * c.row_stride, c.row_stride, c.col_stride}, accumulate);
+                   {c.data + i0 * c.row_stride, c.row_stride, c.col_stride}, accumulate, epilogue, i0, 0);
     });
   }
 }
@@ -315,7 +321,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, Mutabl
 
 bool sgemm_available() { return false; }
 
-void sgemm(int64_t, int64_t, int64_t, FloatMatrix, FloatMatrix, MutableFloatMatrix, bool) {
+void sgemm(int64_t, int64_t, int64_t, FloatMatrix, FloatMatrix, MutableFloatMatrix, bool, const SgemmEpilogue*) {
   throw std::logic_error("sgemm: this build has no AVX2/FMA kernel; check sgemm_available() first");
 }
 

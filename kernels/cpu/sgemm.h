@@ -17,12 +17,27 @@ struct MatrixView {
 using FloatMatrix = MatrixView<const float>;
 using MutableFloatMatrix = MatrixView<float>;
 
+// What to do to each block of C as soon as it is final (every slice of K
+// added), while it is still in cache: run(context, block, row_stride, row0,
+// col0, rows, cols) for rows [row0, row0 + rows) and columns [col0, col0 +
+// cols) of C, whose first element is at `block` (C's columns contiguous).
+// A convolution's bias, batch norm and activation: done in a pass of its own
+// after the product, they read the whole output back from memory.
+struct SgemmEpilogue {
+  void (*run)(const void* context, float* block, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows,
+              int64_t cols);
+  const void* context;
+};
+
 // True when this build has the AVX2/FMA kernel; callers use Eigen otherwise.
 bool sgemm_available();
 
 // c[M x N] = a[M x K] x b[K x N], or c += a x b when `accumulate`. Splits
 // the work over the CPU threads when called outside a parallel region and
 // the product is large enough to pay for them.
-void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate);
+// With an epilogue (C's columns contiguous), each block of C goes through it
+// once, when final.
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue = nullptr);
 
 }  // namespace ember

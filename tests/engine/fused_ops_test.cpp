@@ -211,6 +211,11 @@ const ConvCase kConvCases[] = {
     {"depthwise 5x5 stride 2", 1, 4, 4, 12, 12, 5, 2, 2, 1, 4},
     {"depthwise, 2 outputs per channel", 2, 4, 8, 9, 7, 3, 1, 1, 1, 4},
     {"grouped", 2, 6, 4, 7, 7, 3, 1, 1, 1, 2},
+    // One product over the whole map at batch 1, its epilogue run by sgemm
+    // on each block as it finishes: blocks of rows (72) and columns (512),
+    // slices of K (256), the product cut over threads by columns, then by rows.
+    {"pointwise, one product in blocks and slices", 1, 300, 80, 24, 24, 1, 1, 0, 1, 1},
+    {"pointwise, 7x7 map, product cut by rows", 1, 300, 200, 7, 7, 1, 1, 0, 1, 1},
 };
 
 // The batch norm's tensors for `OC` channels, spread so the result crosses
@@ -317,7 +322,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 10 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 12 * 2 * 2 * 4 * 7);
 }
 
 TEST(Conv2dBatchNorm, MatchesPyTorch) {

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -131,6 +132,55 @@ TEST(Sgemm, EdgeTilesMatchWholeTilesBitwise) {
           }
       }
     }
+}
+
+// The epilogue sees every element of C exactly once, after the last slice
+// of K has been added (its value then is the final one), at the position
+// (row0, col0) it names: three row blocks, two column blocks and two K
+// slices, in one thread and cut over three by columns and by rows.
+TEST(Sgemm, EpilogueSeesEachFinalElementOnce) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  struct Seen {
+    float* c;
+    int64_t ldc, N;
+    std::vector<int> count;
+    std::vector<float> value;
+    bool misplaced = false;
+  };
+  for (auto [M, N, threads] : {std::tuple<int64_t, int64_t, int>{150, 600, 1}, {150, 600, 3}, {600, 150, 3}}) {
+    const int64_t K = 300, ldc = N + 3;
+    std::mt19937 rng(21);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N)), c(static_cast<size_t>(M * ldc));
+    for (float& v : a) v = u(rng);
+    for (float& v : b) v = u(rng);
+    Seen seen{c.data(), ldc, N, std::vector<int>(static_cast<size_t>(M * N)), std::vector<float>(static_cast<size_t>(M * N))};
+    const SgemmEpilogue hook{[](const void* context, float* block, int64_t row_stride, int64_t row0, int64_t col0,
+                                int64_t rows, int64_t cols) {
+                               auto& s = *static_cast<Seen*>(const_cast<void*>(context));
+                               if (block != s.c + row0 * s.ldc + col0 || row_stride != s.ldc) s.misplaced = true;
+                               for (int64_t i = 0; i < rows; ++i)
+                                 for (int64_t j = 0; j < cols; ++j) {
+                                   const size_t at = static_cast<size_t>((row0 + i) * s.N + col0 + j);
+                                   ++s.count[at];
+                                   s.value[at] = block[i * row_stride + j];
+                                 }
+                             },
+                             &seen};
+    set_num_threads(threads);
+    sgemm(M, N, K, {a.data(), K, 1}, {b.data(), N, 1}, {c.data(), ldc, 1}, false, &hook);
+    set_num_threads(1);
+    EXPECT_FALSE(seen.misplaced) << M << "x" << N << ", " << threads << " threads";
+    int bad = 0;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        const size_t at = static_cast<size_t>(i * N + j);
+        if ((seen.count[at] != 1 || seen.value[at] != c[static_cast<size_t>(i * ldc + j)]) && ++bad <= 3)
+          ADD_FAILURE() << M << "x" << N << ", " << threads << " threads: element (" << i << ", " << j << ") seen "
+                        << seen.count[at] << " times, last as " << seen.value[at] << ", final "
+                        << c[static_cast<size_t>(i * ldc + j)];
+      }
+  }
 }
 
 TEST(Sgemm, EmptyInnerDimensionClearsOrKeeps) {
