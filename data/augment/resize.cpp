@@ -191,6 +191,7 @@ constexpr int kCvBits = 11, kCvScale = 1 << kCvBits;
 struct LinearAxis {
   std::vector<int> ofs;           // first source index
   std::vector<short> a0, a1;      // weights of ofs and ofs + 1 (clamped)
+  std::vector<int> pair;          // (a1 << 16) | a0: both weights as pmaddwd takes them
 };
 
 LinearAxis cv_linear_axis(int in, int out, bool area) {
@@ -213,6 +214,8 @@ LinearAxis cv_linear_axis(int in, int out, bool area) {
     ax.ofs.push_back(sx);
     ax.a0.push_back(static_cast<short>(std::lrint((1.f - fx) * kCvScale)));
     ax.a1.push_back(static_cast<short>(std::lrint(fx * kCvScale)));
+    ax.pair.push_back(static_cast<int>((static_cast<uint32_t>(static_cast<uint16_t>(ax.a1.back())) << 16) |
+                                       static_cast<uint16_t>(ax.a0.back())));
   }
   return ax;
 }
@@ -232,18 +235,35 @@ void cv_horizontal(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis&
 // The RGB horizontal pass, one output pixel per few vector instructions:
 // an 8-byte load holds the two source pixels, a byte shuffle widens them to
 // (r0, r1, g0, g1, b0, b1) in 16 bits and pmaddwd with the (w0, w1) pair
-// gives the three sums (the same integers as cv_horizontal). The 16-byte
-// store's fourth int is rewritten by the next pixel, so `d` has one spare
-// int at its end; pixels whose load would pass the row's end (a suffix,
-// since offsets only grow) go through the scalar loop.
+// gives the three sums (the same integers as cv_horizontal). With AVX2, two
+// output pixels at a time, one per 128-bit lane. The 16-byte store's fourth
+// int is rewritten by the next pixel, so `d` has one spare int at its end;
+// pixels whose load would pass the row's end (a suffix, since offsets only
+// grow) go through the scalar loop.
 void cv_horizontal_rgb(const uint8_t* s, int* d, int ow, int in_w, const LinearAxis& ax) {
   int x = 0;
+  const int* ofs = ax.ofs.data();
+  const int* pair = ax.pair.data();
+#if defined(__AVX2__)
+  const __m256i widen2 = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,  //
+                                          0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);  // pixel x's weights to lane 0, x+1's to lane 1
+  for (; x + 1 < ow && ofs[x + 1] + 3 <= in_w; x += 2) {
+    const __m128i p0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 3 * ofs[x]));
+    const __m128i p1 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 3 * ofs[x + 1]));
+    const __m256i px = _mm256_inserti128_si256(_mm256_castsi128_si256(p0), p1, 1);
+    const __m256i w = _mm256_permutevar8x32_epi32(
+        _mm256_castsi128_si256(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(pair + x))), spread);
+    const __m256i sums = _mm256_madd_epi16(_mm256_shuffle_epi8(px, widen2), w);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * x), _mm256_castsi256_si128(sums));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * x + 3), _mm256_extracti128_si256(sums, 1));
+  }
+#endif
 #if defined(__SSSE3__)
   const __m128i widen = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
-  for (; x < ow && ax.ofs[static_cast<size_t>(x)] + 3 <= in_w; ++x) {
-    const __m128i px = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 3 * ax.ofs[static_cast<size_t>(x)]));
-    const __m128i w = _mm_set1_epi32((ax.a1[static_cast<size_t>(x)] << 16) | static_cast<uint16_t>(ax.a0[static_cast<size_t>(x)]));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * x), _mm_madd_epi16(_mm_shuffle_epi8(px, widen), w));
+  for (; x < ow && ofs[x] + 3 <= in_w; ++x) {
+    const __m128i px = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(s + 3 * ofs[x]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * x), _mm_madd_epi16(_mm_shuffle_epi8(px, widen), _mm_set1_epi32(pair[x])));
   }
 #endif
   cv_horizontal<3>(s, d, ow, in_w, ax, x);

@@ -162,11 +162,13 @@ TEST(Resize, AgainstAlbumentationsAndTorchvision) {
 
 // The antialiased (PIL) resize runs RGB and RGBA rows in vector registers
 // (a pixel's channels side by side) and its vertical pass 16 bytes at a
-// time, leaving row ends to scalar loops; one channel alone takes the
-// scalar loops only. Every channel of a 3- or 4-channel resize must equal
-// the resize of that channel alone, for every output width from 1 to 40
-// (and heights around the 16-byte blocks), shrinking and enlarging.
-TEST(Resize, AntialiasedVectorRowsEqualOneChannelAlone) {
+// time, the OpenCV-style linear one (and area when enlarging) RGB rows one
+// or two pixels per vector, leaving row ends to scalar loops; one channel
+// alone takes the scalar loops only. Every channel of a 3- or 4-channel
+// resize must equal the resize of that channel alone, for every output width
+// from 1 to 40 (and heights around the 16-byte blocks), shrinking and
+// enlarging.
+TEST(Resize, VectorRowsEqualOneChannelAlone) {
   Rng rng(11);
   for (int channels : {3, 4}) {
     for (auto [sh, sw] : {std::pair<int, int>{23, 37}, {5, 3}, {40, 61}}) {
@@ -179,16 +181,21 @@ TEST(Resize, AntialiasedVectorRowsEqualOneChannelAlone) {
           for (int x = 0; x < sw; ++x) plane.at(y, x, 0) = src.at(y, x, c);
         planes.push_back(plane);
       }
-      for (int ow = 1; ow <= 40; ++ow) {
+      for (int ow = 1; ow <= 40 * 3; ++ow) {
         const int oh = 1 + (ow * 7) % 45;
-        const Image out = resize(src, oh, ow, Interpolation::Linear, true);
+        const Interpolation interp = ow <= 80 ? Interpolation::Linear : Interpolation::Area;
+        const bool antialias = ow <= 40;  // then the linear one, then area (enlarging where ow - 80 > sw)
+        const int w = ow <= 40 ? ow : ow <= 80 ? ow - 40 : ow - 80;
+        const Image out = resize(src, oh, w, interp, antialias);
         for (int c = 0; c < channels; ++c) {
-          const Image alone = resize(planes[static_cast<size_t>(c)], oh, ow, Interpolation::Linear, true);
+          const Image alone = resize(planes[static_cast<size_t>(c)], oh, w, interp, antialias);
           int bad = 0;
           for (int y = 0; y < oh; ++y)
-            for (int x = 0; x < ow; ++x)
+            for (int x = 0; x < w; ++x)
               if (out.at(y, x, c) != alone.at(y, x, 0) && ++bad <= 2)
-                ADD_FAILURE() << channels << " channels, " << sh << "x" << sw << " -> " << oh << "x" << ow << ", channel "
+                ADD_FAILURE() << channels << " channels, " << sh << "x" << sw << " -> " << oh << "x" << w
+                              << (antialias ? " antialiased" : interp == Interpolation::Area ? " area" : " linear")
+                              << ", channel "
                               << c << " at (" << y << ", " << x << "): " << int{out.at(y, x, c)} << " against "
                               << int{alone.at(y, x, 0)} << " alone";
         }
