@@ -197,6 +197,29 @@ void for_each_block(const ConvGeometry& g, int64_t rows, int64_t col_elems, Body
   }
 }
 
+// The bias and the epilogue of one block of a convolution's output (one
+// sample, one group, a run of output rows): channel c's row gets its bias
+// added, then the epilogue (conv_epilogue.h). Called on parts of the block,
+// rows [row0, row0 + rows) and columns [col0, col0 + cols), the first at
+// `part`: sgemm calls it on each block of its product as that block becomes
+// final, while it is in cache (a pointwise convolution at batch 1 is one
+// product over the whole map; done after it, this read the whole output
+// back from memory). Elementwise, so any cut gives the same numbers.
+template <class T>
+struct BlockFinish {
+  const T* bias;  // the group's first channel's, or null
+  const ConvEpilogue<T>* epi;
+  int64_t channel0, offset, ohw;  // the group's first channel; the block's first element in the output; plane size
+
+  void operator()(T* part, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows, int64_t cols) const {
+    for (int64_t i = row0; i < row0 + rows; ++i, part += row_stride) {
+      if (bias)
+        for (int64_t j = 0; j < cols; ++j) part[j] += bias[i];
+      epi->channel_span(part, offset + i * ohw + col0, channel0 + i, cols);
+    }
+  }
+};
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g, const ConvEpilogueSpec& spec) {
@@ -233,43 +256,22 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
     if (!direct) im2col(xg, col, g, oh0, oh1);
     const MatrixView<const T> cm{direct ? xg + oh0 * g.OW : col, direct ? g.H * g.W : cols, 1};
     T* yg = y + (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW;
-    const int64_t offset = (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW;
+    const BlockFinish<T> finish{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg,
+                                (n * g.OC + grp * g.OCg) * ohw + oh0 * g.OW, ohw};
+    const MatrixView<T> out{yg, ohw, 1};
+    const bool finishing = b || epi.active();
     if constexpr (std::is_same_v<T, float>) {
-      if (b || epi.active()) {
-        // The bias and the epilogue on each block of the output as the
-        // product finishes it, in cache (a pointwise convolution at batch 1
-        // is one product over the whole output map: done after it, they
-        // read it all back from memory). The same arithmetic in the same
-        // order per element as below.
-        struct Finish {
-          const T* bias;
-          const ConvEpilogue<T>* epi;
-          int64_t channel0, offset, ohw;
-        } finish{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, offset, ohw};
-        const SgemmEpilogue hook{[](const void* context, float* block, int64_t row_stride, int64_t row0, int64_t col0,
-                                    int64_t rows, int64_t cols_in_block) {
-                                   const auto& f = *static_cast<const Finish*>(context);
-                                   for (int64_t i = row0; i < row0 + rows; ++i, block += row_stride) {
-                                     if (f.bias)
-                                       for (int64_t j = 0; j < cols_in_block; ++j) block[j] += f.bias[i];
-                                     f.epi->channel_span(block, f.offset + i * f.ohw + col0, f.channel0 + i,
-                                                         cols_in_block);
-                                   }
-                                 },
-                                 &finish};
-        gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, {yg, ohw, 1}, false, &hook);
-        return;
-      }
+      // On each block of the output as the product finishes it, in cache.
+      const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
+                                  int64_t rows, int64_t cols) {
+                                 (*static_cast<const BlockFinish<float>*>(f))(block, row_stride, row0, col0, rows, cols);
+                               },
+                               &finish};
+      gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, out, false, finishing ? &hook : nullptr);
+    } else {
+      gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, out, false);
+      if (finishing) finish(yg, ohw, 0, 0, g.OCg, cols);
     }
-    gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, {yg, ohw, 1}, false);
-    if (b) {
-      for (int64_t oc = 0; oc < g.OCg; ++oc) {
-        T* row = yg + oc * ohw;
-        const T bias_oc = b[grp * g.OCg + oc];
-        for (int64_t j = 0; j < cols; ++j) row[j] += bias_oc;
-      }
-    }
-    epi.channels(y + offset, offset, grp * g.OCg, (grp + 1) * g.OCg, ohw, cols);
   });
 }
 

@@ -5,10 +5,10 @@
 // Run as separate ops, the batch norm reads and writes the whole output once
 // more from memory, and the residual add once again; here it is one pass
 // over data the product has just written. The arithmetic is batch_norm_rows.h's,
-// so the numbers equal those of the ops one after the other. Called from a
-// kernel's worker threads it runs in the caller's thread; called outside a
-// parallel region (a product threaded inside, at batch 1) it spreads over
-// the threads itself.
+// so the numbers equal those of the ops one after the other. channel_span
+// runs in the caller's thread (for NCHW, sgemm's threads call it on each
+// block of the product as it becomes final); pixels, for channels-last,
+// spreads over the threads when called outside a parallel region.
 #pragma once
 
 #include <cstdint>
@@ -51,15 +51,6 @@ class ConvEpilogue {
     dispatch_activation(act_, [&]<FusedActivation A>() {
       if (residual_) return normalise_row_add<T, A>(y, residual_ + offset, y, len, scale_[i], shift_[i]);
       normalise_row<T, A>(y, y, len, scale_[i], shift_[i]);
-    });
-  }
-
-  // NCHW: channel_span for the channels [c0, c1), whose spans are `plane`
-  // elements apart (y and offset as above, for channel c0).
-  void channels(T* y, int64_t offset, int64_t c0, int64_t c1, int64_t plane, int64_t len) const {
-    if (!active_) return;
-    parallel_for(c1 - c0, std::max<int64_t>(1, kGrain / std::max<int64_t>(len, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) channel_span(y + i * plane, offset + i * plane, c0 + i, len);
     });
   }
 

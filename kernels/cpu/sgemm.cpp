@@ -93,6 +93,16 @@ void pack_b(FloatMatrix b, int64_t kc, int64_t nc, float* out) {
   }
 }
 
+// c[mr x nr] (+)= tile[mr x nr] (rows `ld` floats apart): the micro-kernels'
+// edge tiles, whose registers went to a buffer first.
+void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& out = c.data[i * c.row_stride + j * c.col_stride];
+      out = accumulate ? out + tile[i * ld + j] : tile[i * ld + j];
+    }
+}
+
 // c[mr x nr] (+)= (6 rows of A) x (16-column panel of B) over kc steps.
 // Row i of A is read at a + i * a_row, advancing by a_step per k: a packed
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
@@ -131,11 +141,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, con
     _mm256_store_ps(tile[i], acc[i][0]);
     _mm256_store_ps(tile[i] + 8, acc[i][1]);
   }
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      float& out = c.data[i * c.row_stride + j * c.col_stride];
-      out = accumulate ? out + tile[i][j] : tile[i][j];
-    }
+  store_tile(tile[0], NR, c, mr, nr, accumulate);
 }
 
 // The same product for a last panel of at most 8 columns (a 7x7 map's 49 =
@@ -146,7 +152,8 @@ void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, con
 // Each element is still one chain of fused multiply-adds over k from zero,
 // then added to C, exactly as in micro_kernel: a column gives the same bits
 // whichever panel it falls in (so, for a convolution, whatever the batch).
-void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
+void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c,
+                         int64_t mr, int64_t nr, bool accumulate) {
   __m256 acc[2 * MR];
   for (auto& r : acc) r = _mm256_setzero_ps();
   for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {  // the first 8 of the panel's 16
@@ -155,11 +162,7 @@ void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, c
   }
   alignas(32) float tile[2 * MR][NR / 2];
   for (int64_t i = 0; i < 2 * MR; ++i) _mm256_store_ps(tile[i], acc[i]);
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      float& out = c.data[i * c.row_stride + j * c.col_stride];
-      out = accumulate ? out + tile[i][j] : tile[i][j];
-    }
+  store_tile(tile[0], NR / 2, c, mr, nr, accumulate);
 }
 
 // One or two rows of A against up to three 16-column panels of B (48
@@ -188,11 +191,7 @@ void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, co
   alignas(32) float tile[2][W];
   for (int64_t i = 0; i < 2; ++i)
     for (int64_t v = 0; v < 2 * P; ++v) _mm256_store_ps(tile[i] + v * 8, acc[i][v]);
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      float& out = c.data[i * c.row_stride + j * c.col_stride];
-      out = accumulate ? out + tile[i][j] : tile[i][j];
-    }
+  store_tile(tile[0], W, c, mr, cols, accumulate);
 }
 
 // One thread's product, through the cache blocks above. (row0, col0): where
@@ -225,6 +224,11 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
         if (!a_direct) pack_a({a_block, a.row_stride, a.col_stride}, mc, kc, packed_a.data());
+        // Row r of this block of A, for the narrow and short tiles (which
+        // take their rows one by one): in place, or in its packed panel.
+        auto a_row = [&](int64_t r) {
+          return a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
+        };
         // One or two rows below the whole 6-row tiles go through
         // micro_kernel_short, three panels at a time, except in a narrow
         // last panel (at most 8 columns, from wide_end on).
@@ -243,10 +247,7 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
               // Rows past mr repeat row mr-1: computed, never stored.
               const int64_t mr = std::min(2 * MR, mc - ir);
               const float* rows[2 * MR];
-              for (int64_t i = 0; i < 2 * MR; ++i) {
-                const int64_t r = ir + std::min(i, mr - 1);
-                rows[i] = a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
-              }
+              for (int64_t i = 0; i < 2 * MR; ++i) rows[i] = a_row(ir + std::min(i, mr - 1));
               micro_kernel_narrow(kc, rows, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
             }
             continue;
@@ -261,10 +262,7 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
             // (those that are not the narrow last panel, which took every row).
             const int64_t cols = std::min(3 * NR, wide_end - jr), mr = mc - full_rows;
             const float* rows[2];
-            for (int64_t i = 0; i < 2; ++i) {
-              const int64_t r = full_rows + std::min(i, mr - 1);
-              rows[i] = a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
-            }
+            for (int64_t i = 0; i < 2; ++i) rows[i] = a_row(full_rows + std::min(i, mr - 1));
             const float* panels[3];
             for (int64_t p = 0; p < 3; ++p) panels[p] = b_panel + std::min(p, (cols - 1) / NR) * NR * kc;
             micro_kernel_short(kc, rows, a_direct ? 1 : MR, panels, tile_at(full_rows), mr, cols, add);
