@@ -4,7 +4,10 @@
 //   backward weight  grad_W          += grad_out x col^T
 // col holds, for every output pixel, the input patch it sees (zeros where the
 // window hangs over the padding). A 1x1 stride-1 convolution skips im2col:
-// the input plane already is col. Depthwise convolutions (one input channel
+// the input plane already is col. So does, on the float32 kernel, a stride-1
+// convolution whose output rows are nearly as wide as the padded input's:
+// its product reads rows of col straight from a zero-padded copy of the
+// input (reads_padded_input). Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
@@ -220,6 +223,109 @@ struct BlockFinish {
   }
 };
 
+// A stride-1 convolution on the float32 kernel can skip im2col: with the
+// input zero-padded to Hp x Wp planes, the patch row k = (c, ki, kj) for
+// output pixel (oh, ow) is xpad[c*Hp*Wp + ki*dh*Wp + kj*dw + (oh*Wp + ow)],
+// so, with the output laid out at the padded width (column j = oh*Wp + ow),
+// row k of im2col's matrix is a run of the padded input starting at that
+// row's offset: sgemm's OffsetRows. The price is the Wp - OW columns per
+// output row that are computed and dropped, which is why only maps where
+// they are at most 1/8 of Wp take this path (56 + 2 for ResNet's first
+// stage, where im2col's nine copies of a 64-channel input cost most against
+// the product's 64 rows). Same products, same order along K: the same bits
+// as through im2col.
+bool reads_padded_input(const ConvGeometry& g) {
+  const auto& p = g.p;
+  if (!sgemm_available() || g.pointwise() || p.stride_h != 1 || p.stride_w != 1) return false;
+  const int64_t Wp = g.W + 2 * p.pad_w;
+  return g.OCg >= 6 && (Wp - g.OW) * 8 <= Wp && (g.OH - 1) * Wp + g.OW >= 16;
+}
+
+// xpad = the Cg planes at x, each with pad_h zero rows above and below and
+// pad_w zero columns left and right.
+void pad_planes(const float* x, float* xpad, const ConvGeometry& g) {
+  const auto& p = g.p;
+  const int64_t Hp = g.H + 2 * p.pad_h, Wp = g.W + 2 * p.pad_w;
+  parallel_for(g.Cg, 8, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float* dst = xpad + c * Hp * Wp;
+      const float* src = x + c * g.H * g.W;
+      std::fill(dst, dst + p.pad_h * Wp, 0.0f);
+      for (int64_t h = 0; h < g.H; ++h) {
+        float* row = dst + (p.pad_h + h) * Wp;
+        std::fill(row, row + p.pad_w, 0.0f);
+        std::copy(src + h * g.W, src + (h + 1) * g.W, row + p.pad_w);
+        std::fill(row + p.pad_w + g.W, row + Wp, 0.0f);
+      }
+      std::fill(dst + (p.pad_h + g.H) * Wp, dst + Hp * Wp, 0.0f);
+    }
+  });
+}
+
+// The epilogue of a product laid out at the padded width: each output row's
+// OW valid columns of a block are copied to the output, then get their
+// BlockFinish (bias, folded batch norm, activation, residual).
+struct PaddedFinish {
+  BlockFinish<float> finish;
+  float* y;  // the group's first channel's output plane
+  int64_t Wp, OW, ohw;
+
+  void operator()(const float* block, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows,
+                  int64_t cols) const {
+    for (int64_t i = row0; i < row0 + rows; ++i, block += row_stride) {
+      for (int64_t oh = col0 / Wp; oh * Wp < col0 + cols; ++oh) {
+        const int64_t j0 = std::max(col0, oh * Wp), j1 = std::min(col0 + cols, oh * Wp + OW);
+        if (j0 >= j1) continue;
+        float* dst = y + i * ohw + oh * OW + (j0 - oh * Wp);
+        std::copy(block + (j0 - col0), block + (j1 - col0), dst);
+        finish(dst, ohw, i, oh * OW + (j0 - oh * Wp), 1, j1 - j0);
+      }
+    }
+  }
+};
+
+// forward_typed's float32 path for reads_padded_input convolutions: one
+// product per (sample, group), over threads when there is one per thread,
+// otherwise split by sgemm itself.
+void forward_padded(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
+                    const ConvEpilogue<float>& epi) {
+  const auto& p = g.p;
+  const int64_t Hp = g.H + 2 * p.pad_h, Wp = g.W + 2 * p.pad_w, plane = Hp * Wp;
+  const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  const int64_t cols = (g.OH - 1) * Wp + g.OW;  // through the last output pixel
+  std::vector<int64_t> offsets(static_cast<size_t>(K));
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t ki = 0; ki < g.KH; ++ki)
+      for (int64_t kj = 0; kj < g.KW; ++kj)
+        offsets[static_cast<size_t>((c * g.KH + ki) * g.KW + kj)] =
+            c * plane + ki * p.dilation_h * Wp + kj * p.dilation_w;
+  const int64_t items = g.N * g.groups;
+  auto run = [&](int64_t begin, int64_t end) {
+    // Written before read, so left uninitialised.
+    auto xpad = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.Cg * plane));
+    auto prod = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.OCg * cols));
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / g.groups, grp = i % g.groups;
+      pad_planes(x + (n * g.C + grp * g.Cg) * g.H * g.W, xpad.get(), g);
+      const int64_t first = (n * g.OC + grp * g.OCg) * ohw;  // the group's first output element
+      const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, Wp,
+                                g.OW, ohw};
+      const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
+                                  int64_t rows, int64_t cols) {
+                                 (*static_cast<const PaddedFinish*>(f))(block, row_stride, row0, col0, rows, cols);
+                               },
+                               &finish};
+      sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xpad.get(), offsets.data()},
+            {prod.get(), cols, 1}, false, &hook);
+    }
+  };
+  if (items >= cpu_threads() && items > 1) {
+    parallel_for(items, 1, run);
+  } else {
+    run(0, items);
+  }
+}
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g, const ConvEpilogueSpec& spec) {
@@ -246,6 +352,9 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
       }
     });
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (reads_padded_input(g)) return forward_padded(y, x, w, b, g, epi);
   }
   const bool direct = g.pointwise();
   const int64_t rows = balanced_rows(g, rows_per_block(g, K, sizeof(T)));

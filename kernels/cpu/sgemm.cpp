@@ -66,27 +66,44 @@ void pack_a(FloatMatrix a, int64_t mc, int64_t kc, float* out) {
   }
 }
 
+// B as the product reads it: a strided matrix (row k at data + k *
+// row_stride), or rows at given offsets (OffsetRows: row k at data +
+// row_offsets[k], columns contiguous).
+struct BSource {
+  const float* data;
+  int64_t row_stride, col_stride;
+  const int64_t* row_offsets;  // null for a strided matrix
+
+  const float* row(int64_t k) const { return data + (row_offsets ? row_offsets[k] : k * row_stride); }
+  // The part from column j, and the part from row k.
+  BSource columns_from(int64_t j) const { return {data + j * col_stride, row_stride, col_stride, row_offsets}; }
+  BSource rows_from(int64_t k) const {
+    return row_offsets ? BSource{data, 0, col_stride, row_offsets + k}
+                       : BSource{data + k * row_stride, row_stride, col_stride, nullptr};
+  }
+};
+
 // b[kc x nc] into ceil(nc / 16) panels; panel p holds, for k = 0..kc-1, the
 // sixteen values b[k, 16p .. 16p+15] (zeros past column nc).
-void pack_b(FloatMatrix b, int64_t kc, int64_t nc, float* out) {
+void pack_b(BSource b, int64_t kc, int64_t nc, float* out) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, out += kc * NR) {
     const int64_t nr = std::min(NR, nc - j0);
-    const float* src = b.data + j0 * b.col_stride;
+    const BSource src = b.columns_from(j0);
     if (nr == NR && b.col_stride == 1) {
       for (int64_t k = 0; k < kc; ++k) {
-        const float* row = src + k * b.row_stride;
+        const float* row = src.row(k);
         _mm256_storeu_ps(out + k * NR, _mm256_loadu_ps(row));
         _mm256_storeu_ps(out + k * NR + 8, _mm256_loadu_ps(row + 8));
       }
-    } else if (b.row_stride == 1) {
+    } else if (!b.row_offsets && b.row_stride == 1) {
       // B is a transpose: walk each column along K, where it is contiguous.
       for (int64_t j = 0; j < NR; ++j) {
-        const float* col = src + j * b.col_stride;
+        const float* col = src.data + j * b.col_stride;
         for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = j < nr ? col[k] : 0.0f;
       }
     } else {
       for (int64_t k = 0; k < kc; ++k) {
-        const float* row = src + k * b.row_stride;
+        const float* row = src.row(k);
         for (int64_t j = 0; j < NR; ++j) out[k * NR + j] = j < nr ? row[j * b.col_stride] : 0.0f;
       }
     }
@@ -196,7 +213,7 @@ void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, co
 
 // One thread's product, through the cache blocks above. (row0, col0): where
 // this part of C lies in the caller's C, for the epilogue.
-void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c,
+void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, BSource b, MutableFloatMatrix c,
                   bool accumulate, const SgemmEpilogue* epilogue = nullptr, int64_t row0 = 0, int64_t col0 = 0) {
   // A with contiguous rows is read in place (six row streams); otherwise,
   // a transpose, it is packed first. B is always packed, even when only a
@@ -218,8 +235,7 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later K slices add to the first's result
-      const FloatMatrix b_slice{b.data + pc * b.row_stride + jc * b.col_stride, b.row_stride, b.col_stride};
-      pack_b(b_slice, kc, nc, packed_b.data());
+      pack_b(b.columns_from(jc).rows_from(pc), kc, nc, packed_b.data());
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
@@ -275,12 +291,9 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b,
   }
 }
 
-}  // namespace
-
-bool sgemm_available() { return true; }
-
-void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
-           const SgemmEpilogue* epilogue) {
+// Both public products: checks, then one thread's product or a split.
+void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, BSource b, MutableFloatMatrix c, bool accumulate,
+               const SgemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   if (epilogue && c.col_stride != 1) throw std::logic_error("sgemm: an epilogue needs C's columns contiguous");
   if (K <= 0) {
@@ -303,7 +316,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, Mutabl
   if (!by_rows) {
     parallel_for(col_panels, 1, [&](int64_t p0, int64_t p1) {
       const int64_t j0 = p0 * NR, j1 = std::min(N, p1 * NR);
-      sgemm_serial(M, j1 - j0, K, a, {b.data + j0 * b.col_stride, b.row_stride, b.col_stride},
+      sgemm_serial(M, j1 - j0, K, a, b.columns_from(j0),
                    {c.data + j0 * c.col_stride, c.row_stride, c.col_stride}, accumulate, epilogue, 0, j0);
     });
   } else {
@@ -315,11 +328,29 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, Mutabl
   }
 }
 
+}  // namespace
+
+bool sgemm_available() { return true; }
+
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue) {
+  sgemm_any(M, N, K, a, {b.data, b.row_stride, b.col_stride, nullptr}, c, accumulate, epilogue);
+}
+
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, OffsetRows b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue) {
+  sgemm_any(M, N, K, a, {b.data, 0, 1, b.row_offsets}, c, accumulate, epilogue);
+}
+
 #else  // no AVX2/FMA in this build: callers use Eigen.
 
 bool sgemm_available() { return false; }
 
 void sgemm(int64_t, int64_t, int64_t, FloatMatrix, FloatMatrix, MutableFloatMatrix, bool, const SgemmEpilogue*) {
+  throw std::logic_error("sgemm: this build has no AVX2/FMA kernel; check sgemm_available() first");
+}
+
+void sgemm(int64_t, int64_t, int64_t, FloatMatrix, OffsetRows, MutableFloatMatrix, bool, const SgemmEpilogue*) {
   throw std::logic_error("sgemm: this build has no AVX2/FMA kernel; check sgemm_available() first");
 }
 

@@ -29,6 +29,17 @@ struct SgemmEpilogue {
   const void* context;
 };
 
+// A K x N matrix whose row k starts at data + row_offsets[k], its columns
+// contiguous: element (k, j) is data[row_offsets[k] + j]. A stride-1
+// convolution's input, zero-padded, is this matrix for the product with the
+// weights (conv2d.cpp): column j is output pixel j of the padded width, row
+// k = (channel, tap) starts at that channel and tap's offset, so no im2col
+// copy is made.
+struct OffsetRows {
+  const float* data;
+  const int64_t* row_offsets;
+};
+
 // True when this build has the AVX2/FMA kernel; callers use Eigen otherwise.
 bool sgemm_available();
 
@@ -38,6 +49,10 @@ bool sgemm_available();
 // With an epilogue (C's columns contiguous), each block of C goes through it
 // once, when final.
 void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue = nullptr);
+
+// The same product with B given by where its rows start.
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, OffsetRows b, MutableFloatMatrix c, bool accumulate,
            const SgemmEpilogue* epilogue = nullptr);
 
 }  // namespace ember

@@ -53,6 +53,37 @@ TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
   check_conv({10, 40, 6, 6}, {80, 40, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);  // K = 360 > one slice
 }
 
+// Stride-1 convolutions whose output rows are at most 1/8 narrower than the
+// padded input's read that input in place instead of through im2col
+// (reads_padded_input in kernels/cpu/conv2d.cpp): batch 1 (the product cut
+// over threads by columns) and one product per sample; K over several
+// slices of 256; grouped, dilated, rectangular kernels, no padding, a
+// single output row.
+TEST(Conv2d, StrideOneReadFromThePaddedInput) {
+  check_conv({1, 40, 20, 30}, {24, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({3, 8, 12, 36}, {12, 4, 3, 3}, false, {1, 1}, {2, 2}, {2, 2}, 2);   // grouped, dilated
+  check_conv({2, 6, 9, 30}, {8, 6, 3, 5}, true, {1, 1}, {1, 2}, {1, 1}, 1);      // 3x5 kernel
+  check_conv({1, 5, 17, 18}, {7, 5, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1);     // no padding
+  check_conv({1, 4, 3, 20}, {6, 4, 3, 3}, false, {1, 1}, {0, 0}, {1, 1}, 1);     // one output row
+}
+
+// Same products, same order along K: a sample's output read from the
+// padded input (batch 1) has the bits it has through im2col with four
+// samples' columns side by side in one product (a map under 128 pixels at
+// two threads: samples_per_product).
+TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
+  const int threads = num_threads();
+  set_num_threads(2);
+  manual_seed(11);
+  Tensor x = randn({4, 40, 8, 14}), w = randn({8, 40, 3, 3}), b = randn({8});
+  Tensor together = conv2d(x, w, b, {1, 1}, {1, 1});
+  for (int64_t n = 0; n < 4; ++n) {
+    Tensor alone = conv2d(x.slice(0, n, n + 1), w, b, {1, 1}, {1, 1});
+    EXPECT_EQ(max(abs(alone - together.slice(0, n, n + 1))).item<double>(), 0.0) << "sample " << n;
+  }
+  set_num_threads(threads);
+}
+
 TEST(Conv2d, GroupsAndDepthwise) {
   check_conv({2, 6, 8, 8}, {9, 2, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 3);
   check_conv({2, 8, 9, 9}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);    // depthwise

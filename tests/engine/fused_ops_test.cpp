@@ -205,7 +205,7 @@ const ConvCase kConvCases[] = {
     {"3x3 stride 2, not square", 1, 4, 6, 11, 8, 3, 2, 1, 1, 1},
     {"pointwise", 2, 6, 5, 8, 8, 1, 1, 0, 1, 1},
     {"7x7 map, several samples per product", 5, 8, 12, 7, 7, 3, 1, 1, 1, 1},
-    {"blocks of output rows at any thread count", 1, 64, 8, 32, 30, 3, 1, 1, 1, 1},
+    {"blocks of output rows at any thread count", 1, 64, 8, 80, 12, 3, 1, 1, 1, 1},
     {"dilated, not square", 2, 4, 6, 10, 13, 3, 1, 2, 2, 1},
     {"depthwise 3x3", 2, 6, 6, 10, 10, 3, 1, 1, 1, 6},
     {"depthwise 5x5 stride 2", 1, 4, 4, 12, 12, 5, 2, 2, 1, 4},
@@ -216,6 +216,11 @@ const ConvCase kConvCases[] = {
     // slices of K (256), the product cut over threads by columns, then by rows.
     {"pointwise, one product in blocks and slices", 1, 300, 80, 24, 24, 1, 1, 0, 1, 1},
     {"pointwise, 7x7 map, product cut by rows", 1, 300, 200, 7, 7, 1, 1, 0, 1, 1},
+    // Stride 1 on maps at most 1/8 narrower than the padded input: read
+    // from it in place, the epilogue run on each block at the padded width.
+    {"read from the padded input, one product cut by columns mid-row", 1, 64, 8, 32, 29, 3, 1, 1, 1, 1},
+    {"read from the padded input, grouped, dilated, a product per sample", 3, 8, 12, 12, 36, 3, 1, 2, 2, 2},
+    {"read from the padded input, square", 2, 16, 12, 18, 18, 3, 1, 1, 1, 1},
 };
 
 // The batch norm's tensors for `OC` channels, spread so the result crosses
@@ -322,12 +327,12 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 12 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 15 * 2 * 2 * 4 * 7);
 }
 
 TEST(Conv2dBatchNorm, MatchesPyTorch) {
   NoGradGuard no_grad;
-  for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[6]}) {
+  for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[6], std::end(kConvCases)[-1]}) {
     SCOPED_TRACE(c.name);
     const int64_t OH = conv_output_size(c.H, c.kernel, c.stride, c.padding, 1);
     ASSERT_EQ(c.H, c.W);

@@ -183,6 +183,37 @@ TEST(Sgemm, EpilogueSeesEachFinalElementOnce) {
   }
 }
 
+// B given by where its rows start (OffsetRows, a convolution's padded
+// input): the same bits as the same rows copied into a strided matrix,
+// with rows that overlap and repeat, over K slices, in one thread and cut
+// over three by columns and by rows.
+TEST(Sgemm, OffsetRowsEqualTheRowsCopied) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> source(4000);
+  for (float& v : source) v = u(rng);
+  for (auto [M, N, K, threads] : {std::tuple<int64_t, int64_t, int64_t, int>{20, 100, 300, 1},
+                                  {130, 700, 300, 3}, {700, 40, 300, 3}, {7, 17, 5, 1}}) {
+    set_num_threads(threads);
+    std::vector<int64_t> offsets(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) offsets[static_cast<size_t>(k)] = (k * 37) % (4000 - N);  // overlapping runs
+    std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N));
+    for (float& v : a) v = u(rng);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j) b[static_cast<size_t>(k * N + j)] = source[static_cast<size_t>(offsets[k] + j)];
+    std::vector<float> strided(static_cast<size_t>(M * N)), offset(strided.size());
+    sgemm(M, N, K, {a.data(), K, 1}, {b.data(), N, 1}, {strided.data(), N, 1}, false);
+    sgemm(M, N, K, {a.data(), K, 1}, OffsetRows{source.data(), offsets.data()}, {offset.data(), N, 1}, false);
+    int bad = 0;
+    for (size_t i = 0; i < strided.size(); ++i)
+      if (offset[i] != strided[i] && ++bad <= 3)
+        ADD_FAILURE() << M << "x" << N << "x" << K << ", " << threads << " threads: element " << i << " is "
+                      << offset[i] << ", copied rows give " << strided[i];
+  }
+  set_num_threads(1);
+}
+
 TEST(Sgemm, EmptyInnerDimensionClearsOrKeeps) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
   std::vector<float> c(6, 5.0f);
