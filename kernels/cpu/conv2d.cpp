@@ -4,10 +4,11 @@
 //   backward weight  grad_W          += grad_out x col^T
 // col holds, for every output pixel, the input patch it sees (zeros where the
 // window hangs over the padding). A 1x1 stride-1 convolution skips im2col:
-// the input plane already is col. So does, on the float32 kernel, a stride-1
-// convolution whose output rows are nearly as wide as the padded input's:
-// its product reads rows of col straight from a zero-padded copy of the
-// input (reads_padded_input). Depthwise convolutions (one input channel
+// the input plane already is col. So does, on the float32 kernel, a
+// convolution whose output rows are nearly as wide as the padded input's
+// (divided by the stride): its product reads rows of col straight from a
+// zero-padded copy of the input, split into phases by the stride
+// (reads_padded_input). Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
@@ -223,62 +224,92 @@ struct BlockFinish {
   }
 };
 
-// A stride-1 convolution on the float32 kernel can skip im2col: with the
-// input zero-padded to Hp x Wp planes, the patch row k = (c, ki, kj) for
-// output pixel (oh, ow) is xpad[c*Hp*Wp + ki*dh*Wp + kj*dw + (oh*Wp + ow)],
-// so, with the output laid out at the padded width (column j = oh*Wp + ow),
-// row k of im2col's matrix is a run of the padded input starting at that
-// row's offset: sgemm's OffsetRows. The price is the Wp - OW columns per
-// output row that are computed and dropped, which is why only maps where
-// they are at most 1/8 of Wp take this path (56 + 2 for ResNet's first
-// stage, where im2col's nine copies of a 64-channel input cost most against
-// the product's 64 rows). Same products, same order along K: the same bits
-// as through im2col.
+// A convolution on the float32 kernel can skip im2col. With the input
+// zero-padded to Hp x Wp planes and, for strides sh x sw, each plane split
+// into its sh*sw phases (phase (r, q): the Hq x Wq plane of padded pixels
+// (i*sh + r, j*sw + q); one phase, the padded plane itself, at stride 1),
+// tap (ki, kj) of output pixel (oh, ow) reads padded pixel (oh*sh + ki*dh,
+// ow*sw + kj*dw): in phase ((ki*dh) % sh, (kj*dw) % sw), at (oh + ki*dh/sh,
+// ow + kj*dw/sw). So, with the output laid out at the phase width (column
+// j = oh*Wq + ow), row k = (c, ki, kj) of im2col's matrix is a run of that
+// phase starting at the tap's offset: sgemm's OffsetRows. The price is the
+// Wq - OW columns per output row that are computed and dropped, which is
+// why only maps where they are at most 1/8 of Wq take this path (56 + 2 for
+// ResNet's first stage, where im2col's nine copies of a 64-channel input
+// cost most against the product's 64 rows; the 7x7 stride-2 stem's 115
+// for 112, where they are 49/4 copies). Same products, same order along K:
+// the same bits as through im2col. Every phase must be read by some tap
+// (a kernel at least as large as the stride), or copying it is waste: a
+// strided 1x1 convolution (ResNet's downsampling) keeps im2col.
+struct PhasePlanes {
+  int64_t sh, sw, Hq, Wq;
+
+  explicit PhasePlanes(const ConvGeometry& g)
+      : sh(g.p.stride_h), sw(g.p.stride_w), Hq((g.H + 2 * g.p.pad_h + sh - 1) / sh),
+        Wq((g.W + 2 * g.p.pad_w + sw - 1) / sw) {}
+  int64_t channel_size() const { return sh * sw * Hq * Wq; }
+  // Where row (c, ki, kj) of im2col's matrix starts.
+  int64_t offset(int64_t c, int64_t dy, int64_t dx) const {
+    return ((c * sh + dy % sh) * sw + dx % sw) * Hq * Wq + dy / sh * Wq + dx / sw;
+  }
+};
+
 bool reads_padded_input(const ConvGeometry& g) {
   const auto& p = g.p;
-  if (!sgemm_available() || g.pointwise() || p.stride_h != 1 || p.stride_w != 1) return false;
-  const int64_t Wp = g.W + 2 * p.pad_w;
-  return g.OCg >= 6 && (Wp - g.OW) * 8 <= Wp && (g.OH - 1) * Wp + g.OW >= 16;
+  if (!sgemm_available() || g.pointwise() || g.KH < p.stride_h || g.KW < p.stride_w) return false;
+  const int64_t Wq = PhasePlanes(g).Wq;
+  return g.OCg >= 6 && (Wq - g.OW) * 8 <= Wq && (g.OH - 1) * Wq + g.OW >= 16;
 }
 
-// xpad = the Cg planes at x, each with pad_h zero rows above and below and
-// pad_w zero columns left and right.
-void pad_planes(const float* x, float* xpad, const ConvGeometry& g) {
+// xq = the Cg planes at x, zero-padded and split into their phases, over
+// threads by rows of the phases (a stem's three channels are 3 x 4 phases
+// of 113 rows at stride 2).
+void split_padded(const float* x, float* xq, const ConvGeometry& g, const PhasePlanes& ph) {
   const auto& p = g.p;
-  const int64_t Hp = g.H + 2 * p.pad_h, Wp = g.W + 2 * p.pad_w;
-  parallel_for(g.Cg, 8, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      float* dst = xpad + c * Hp * Wp;
-      const float* src = x + c * g.H * g.W;
-      std::fill(dst, dst + p.pad_h * Wp, 0.0f);
-      for (int64_t h = 0; h < g.H; ++h) {
-        float* row = dst + (p.pad_h + h) * Wp;
-        std::fill(row, row + p.pad_w, 0.0f);
-        std::copy(src + h * g.W, src + (h + 1) * g.W, row + p.pad_w);
-        std::fill(row + p.pad_w + g.W, row + Wp, 0.0f);
+  const int64_t rows = g.Cg * ph.sh * ph.sw * ph.Hq;
+  parallel_for(rows, std::max<int64_t>(1, 8192 / ph.Wq), [&](int64_t row0, int64_t row1) {
+    for (int64_t t = row0; t < row1; ++t) {
+      // Row i of phase (r, q) of channel c.
+      const int64_t i = t % ph.Hq, q = t / ph.Hq % ph.sw, r = t / (ph.Hq * ph.sw) % ph.sh;
+      const int64_t c = t / (ph.Hq * ph.sw * ph.sh);
+      float* row = xq + t * ph.Wq;
+      const int64_t y = i * ph.sh + r - p.pad_h;
+      if (y < 0 || y >= g.H) {
+        std::fill(row, row + ph.Wq, 0.0f);
+        continue;
       }
-      std::fill(dst + (p.pad_h + g.H) * Wp, dst + Hp * Wp, 0.0f);
+      // Phase columns j with an image pixel: 0 <= j*sw + q - pad_w < W.
+      const int64_t j0 = std::clamp<int64_t>((p.pad_w - q + ph.sw - 1) / ph.sw, 0, ph.Wq);
+      const int64_t j1 = std::clamp<int64_t>((g.W + p.pad_w - q + ph.sw - 1) / ph.sw, j0, ph.Wq);
+      const float* src = x + (c * g.H + y) * g.W;  // phase column j is src[j * sw + q - pad_w]
+      std::fill(row, row + j0, 0.0f);
+      if (ph.sw == 1) {
+        std::copy(src + j0 - p.pad_w, src + j1 - p.pad_w, row + j0);
+      } else {
+        for (int64_t j = j0; j < j1; ++j) row[j] = src[j * ph.sw + q - p.pad_w];
+      }
+      std::fill(row + j1, row + ph.Wq, 0.0f);
     }
   });
 }
 
-// The epilogue of a product laid out at the padded width: each output row's
-// OW valid columns of a block are copied to the output, then get their
-// BlockFinish (bias, folded batch norm, activation, residual).
+// The epilogue of a product laid out at the phase width (Wq): each output
+// row's OW valid columns of a block are copied to the output, then get
+// their BlockFinish (bias, folded batch norm, activation, residual).
 struct PaddedFinish {
   BlockFinish<float> finish;
   float* y;  // the group's first channel's output plane
-  int64_t Wp, OW, ohw;
+  int64_t Wq, OW, ohw;
 
   void operator()(const float* block, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows,
                   int64_t cols) const {
     for (int64_t i = row0; i < row0 + rows; ++i, block += row_stride) {
-      for (int64_t oh = col0 / Wp; oh * Wp < col0 + cols; ++oh) {
-        const int64_t j0 = std::max(col0, oh * Wp), j1 = std::min(col0 + cols, oh * Wp + OW);
+      for (int64_t oh = col0 / Wq; oh * Wq < col0 + cols; ++oh) {
+        const int64_t j0 = std::max(col0, oh * Wq), j1 = std::min(col0 + cols, oh * Wq + OW);
         if (j0 >= j1) continue;
-        float* dst = y + i * ohw + oh * OW + (j0 - oh * Wp);
+        float* dst = y + i * ohw + oh * OW + (j0 - oh * Wq);
         std::copy(block + (j0 - col0), block + (j1 - col0), dst);
-        finish(dst, ohw, i, oh * OW + (j0 - oh * Wp), 1, j1 - j0);
+        finish(dst, ohw, i, oh * OW + (j0 - oh * Wq), 1, j1 - j0);
       }
     }
   }
@@ -290,32 +321,31 @@ struct PaddedFinish {
 void forward_padded(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
                     const ConvEpilogue<float>& epi) {
   const auto& p = g.p;
-  const int64_t Hp = g.H + 2 * p.pad_h, Wp = g.W + 2 * p.pad_w, plane = Hp * Wp;
+  const PhasePlanes ph(g);
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
-  const int64_t cols = (g.OH - 1) * Wp + g.OW;  // through the last output pixel
+  const int64_t cols = (g.OH - 1) * ph.Wq + g.OW;  // through the last output pixel
   std::vector<int64_t> offsets(static_cast<size_t>(K));
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t ki = 0; ki < g.KH; ++ki)
       for (int64_t kj = 0; kj < g.KW; ++kj)
-        offsets[static_cast<size_t>((c * g.KH + ki) * g.KW + kj)] =
-            c * plane + ki * p.dilation_h * Wp + kj * p.dilation_w;
+        offsets[static_cast<size_t>((c * g.KH + ki) * g.KW + kj)] = ph.offset(c, ki * p.dilation_h, kj * p.dilation_w);
   const int64_t items = g.N * g.groups;
   auto run = [&](int64_t begin, int64_t end) {
     // Written before read, so left uninitialised.
-    auto xpad = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.Cg * plane));
+    auto xq = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.Cg * ph.channel_size()));
     auto prod = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.OCg * cols));
     for (int64_t i = begin; i < end; ++i) {
       const int64_t n = i / g.groups, grp = i % g.groups;
-      pad_planes(x + (n * g.C + grp * g.Cg) * g.H * g.W, xpad.get(), g);
+      split_padded(x + (n * g.C + grp * g.Cg) * g.H * g.W, xq.get(), g, ph);
       const int64_t first = (n * g.OC + grp * g.OCg) * ohw;  // the group's first output element
-      const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, Wp,
+      const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, ph.Wq,
                                 g.OW, ohw};
       const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
                                   int64_t rows, int64_t cols) {
                                  (*static_cast<const PaddedFinish*>(f))(block, row_stride, row0, col0, rows, cols);
                                },
                                &finish};
-      sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xpad.get(), offsets.data()},
+      sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xq.get(), offsets.data()},
             {prod.get(), cols, 1}, false, &hook);
     }
   };

@@ -53,18 +53,26 @@ TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
   check_conv({10, 40, 6, 6}, {80, 40, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);  // K = 360 > one slice
 }
 
-// Stride-1 convolutions whose output rows are at most 1/8 narrower than the
-// padded input's read that input in place instead of through im2col
-// (reads_padded_input in kernels/cpu/conv2d.cpp): batch 1 (the product cut
-// over threads by columns) and one product per sample; K over several
-// slices of 256; grouped, dilated, rectangular kernels, no padding, a
-// single output row.
-TEST(Conv2d, StrideOneReadFromThePaddedInput) {
+// Convolutions whose output rows are at most 1/8 narrower than the padded
+// input's (divided by the stride) read that input in place instead of
+// through im2col (reads_padded_input in kernels/cpu/conv2d.cpp): batch 1
+// (the product cut over threads by columns) and one product per sample; K
+// over several slices of 256; grouped, dilated, rectangular kernels, no
+// padding, a single output row; strides 2 and (1, 2) and (3, 3) from the
+// input's phases, odd and even widths and paddings (each phase's first
+// image column at either parity).
+TEST(Conv2d, ReadFromThePaddedInput) {
   check_conv({1, 40, 20, 30}, {24, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
   check_conv({3, 8, 12, 36}, {12, 4, 3, 3}, false, {1, 1}, {2, 2}, {2, 2}, 2);   // grouped, dilated
   check_conv({2, 6, 9, 30}, {8, 6, 3, 5}, true, {1, 1}, {1, 2}, {1, 1}, 1);      // 3x5 kernel
   check_conv({1, 5, 17, 18}, {7, 5, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1);     // no padding
   check_conv({1, 4, 3, 20}, {6, 4, 3, 3}, false, {1, 1}, {0, 0}, {1, 1}, 1);     // one output row
+  check_conv({1, 3, 64, 62}, {8, 3, 7, 7}, true, {2, 2}, {3, 3}, {1, 1}, 1);     // ResNet's stem
+  check_conv({2, 16, 30, 31}, {12, 16, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1); // 3x3 stride 2, odd width
+  check_conv({1, 6, 11, 40}, {8, 6, 3, 3}, true, {1, 2}, {1, 2}, {1, 1}, 1);     // stride (1, 2)
+  check_conv({1, 4, 33, 40}, {6, 4, 4, 4}, false, {2, 2}, {0, 0}, {1, 1}, 1);    // 4x4 stride 2, unpadded
+  check_conv({1, 5, 20, 41}, {7, 5, 3, 3}, true, {3, 3}, {2, 2}, {1, 1}, 1);     // stride 3
+  check_conv({2, 8, 16, 36}, {12, 4, 3, 3}, true, {2, 2}, {2, 2}, {2, 2}, 2);    // stride 2, dilated, grouped
 }
 
 // Same products, same order along K: a sample's output read from the
@@ -75,11 +83,15 @@ TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
   const int threads = num_threads();
   set_num_threads(2);
   manual_seed(11);
-  Tensor x = randn({4, 40, 8, 14}), w = randn({8, 40, 3, 3}), b = randn({8});
-  Tensor together = conv2d(x, w, b, {1, 1}, {1, 1});
-  for (int64_t n = 0; n < 4; ++n) {
-    Tensor alone = conv2d(x.slice(0, n, n + 1), w, b, {1, 1}, {1, 1});
-    EXPECT_EQ(max(abs(alone - together.slice(0, n, n + 1))).item<double>(), 0.0) << "sample " << n;
+  for (int64_t stride : {1, 2}) {
+    // 8x14 output maps: 112 pixels.
+    Tensor x = randn({4, 40, 8 * stride, 14 * stride}), w = randn({8, 40, 3, 3}), b = randn({8});
+    Tensor together = conv2d(x, w, b, {stride, stride}, {1, 1});
+    for (int64_t n = 0; n < 4; ++n) {
+      Tensor alone = conv2d(x.slice(0, n, n + 1), w, b, {stride, stride}, {1, 1});
+      EXPECT_EQ(max(abs(alone - together.slice(0, n, n + 1))).item<double>(), 0.0)
+          << "stride " << stride << ", sample " << n;
+    }
   }
   set_num_threads(threads);
 }

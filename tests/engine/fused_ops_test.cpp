@@ -220,6 +220,7 @@ const ConvCase kConvCases[] = {
     // from it in place, the epilogue run on each block at the padded width.
     {"read from the padded input, one product cut by columns mid-row", 1, 64, 8, 32, 29, 3, 1, 1, 1, 1},
     {"read from the padded input, grouped, dilated, a product per sample", 3, 8, 12, 12, 36, 3, 1, 2, 2, 2},
+    {"read from the padded input's phases, stride 2", 2, 6, 8, 20, 27, 3, 2, 1, 1, 1},
     {"read from the padded input, square", 2, 16, 12, 18, 18, 3, 1, 1, 1, 1},
 };
 
@@ -327,7 +328,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 15 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 16 * 2 * 2 * 4 * 7);
 }
 
 TEST(Conv2dBatchNorm, MatchesPyTorch) {
