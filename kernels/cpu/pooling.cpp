@@ -8,6 +8,11 @@
 // Memory: each input element is read about (KH/SH)*(KW/SW) times, from cache.
 #include <cmath>
 #include <limits>
+#include <type_traits>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/parallel.h"
@@ -42,6 +47,42 @@ double window_sum(const T* plane, int64_t W, int64_t h0, int64_t h1, int64_t w0,
     for (int64_t iw = w0; iw < w1; ++iw) sum += static_cast<double>(row[iw]);
   }
   return sum;
+}
+
+// Average pooling of a float plane with a 2x2 window at stride 2, unpadded,
+// every window inside the image (DenseNet's transitions): each window's four
+// values added in window order in float, then divided by 4, as PyTorch
+// does; eight outputs per AVX2 step, from 16 columns of two rows split into
+// their even and odd columns. The general loop's double sum of a window
+// costs a division per output and runs a 4-element window as a loop.
+bool is_avg_pool_2x2(const Planes& s, const Pool2dParams& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+         p.pad_w == 0 && (p.divisor_override == 0 || p.divisor_override == 4) && 2 * s.OH <= s.H && 2 * s.OW <= s.W;
+}
+
+void avg_pool_2x2_plane(const float* plane, float* y, const Planes& s) {
+  for (int64_t oh = 0; oh < s.OH; ++oh) {
+    const float* r0 = plane + 2 * oh * s.W;
+    const float* r1 = r0 + s.W;
+    float* out = y + oh * s.OW;
+    int64_t ow = 0;
+#if defined(__AVX2__)
+    // Columns 2ow .. 2ow+15 of a row: its even and odd ones, in output order.
+    auto split = [](const float* row, __m256& even, __m256& odd) {
+      const __m256 lo = _mm256_loadu_ps(row), hi = _mm256_loadu_ps(row + 8);
+      even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+      odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+    };
+    for (; ow + 8 <= s.OW; ow += 8) {
+      __m256 e0, o0, e1, o1;
+      split(r0 + 2 * ow, e0, o0);
+      split(r1 + 2 * ow, e1, o1);
+      const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(e0, o0), e1), o1);
+      _mm256_storeu_ps(out + ow, _mm256_mul_ps(sum, _mm256_set1_ps(0.25f)));
+    }
+#endif
+    for (; ow < s.OW; ++ow) out[ow] = (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) * 0.25f;
+  }
 }
 
 // Max pooling of one plane. Output columns whose whole window lies inside the
@@ -165,6 +206,13 @@ void CpuBackend::avg_pool2d_forward(const Tensor& out, const Tensor& input, cons
   dispatch_float_double(input.dtype(), "avg_pool2d", [&]<class T>() {
     const T* x = static_cast<const T*>(input.data_ptr());
     T* y = static_cast<T*>(out.data_ptr());
+    if constexpr (std::is_same_v<T, float>) {
+      if (is_avg_pool_2x2(s, p)) {
+        return parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
+          for (int64_t pl = begin; pl < end; ++pl) avg_pool_2x2_plane(x + pl * s.H * s.W, y + pl * s.OH * s.OW, s);
+        });
+      }
+    }
     parallel_for(s.planes, 1, [&](int64_t begin, int64_t end) {
       for (int64_t pl = begin; pl < end; ++pl) {
         const T* plane = x + pl * s.H * s.W;

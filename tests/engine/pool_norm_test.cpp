@@ -46,6 +46,30 @@ TEST(Pooling, MaxPoolInteriorTiesAndNaN) {
            with_indices({3, 3}, {2, 2}, {1, 1}, {1, 1}));
 }
 
+// DenseNet's transition pooling (2x2, stride 2, unpadded) on float32 has a
+// path of its own: eight outputs per vector step and a scalar tail, odd
+// sizes dropping the last row and column. Each window summed in window
+// order in float, then divided by 4: PyTorch's numbers exactly. By hand:
+// (1e8 + 1) - 1e8 + 1 loses the first 1 in float, as PyTorch's sum does.
+TEST(Pooling, AvgPool2x2Stride2) {
+  const Tolerance exact{0.0, 1e-5};
+  check_op({in::randn({2, 3, 8, 40})}, "F.avg_pool2d(a, 2)", [](const Inputs& x) { return avg_pool2d(x[0], {2, 2}); },
+           exact);
+  check_op({in::randn({1, 4, 9, 35})}, "F.avg_pool2d(a, 2)", [](const Inputs& x) { return avg_pool2d(x[0], {2, 2}); },
+           exact);
+  check_op({in::randn({1, 2, 6, 6})}, "F.avg_pool2d(a, 2, divisor_override=4)",
+           [](const Inputs& x) { return avg_pool2d(x[0], {2, 2}, {2, 2}, {0, 0}, false, true, 4); }, exact);
+  std::vector<float> v(2 * 18, 0.0f);
+  for (int64_t j : {0, 16}) {  // one window in the vector steps, one in the tail
+    v[j] = 1e8f;
+    v[j + 1] = 1.0f;
+    v[18 + j] = -1e8f;
+    v[18 + j + 1] = 1.0f;
+  }
+  Tensor y = avg_pool2d(from_vector(v, {1, 1, 2, 18}), {2, 2});
+  EXPECT_EQ(y.to_vector<float>(), std::vector<float>({0.25f, 0, 0, 0, 0, 0, 0, 0, 0.25f}));
+}
+
 TEST(Pooling, AvgPool) {
   check_op({in::randn({2, 3, 9, 9})}, "F.avg_pool2d(a, 3, 2, 1)",
            [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); });
