@@ -28,6 +28,10 @@
 #include <memory>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -286,7 +290,19 @@ void split_padded(const float* x, float* xq, const ConvGeometry& g, const PhaseP
       if (ph.sw == 1) {
         std::copy(src + j0 - p.pad_w, src + j1 - p.pad_w, row + j0);
       } else {
-        for (int64_t j = j0; j < j1; ++j) row[j] = src[j * ph.sw + q - p.pad_w];
+        int64_t j = j0;
+#if defined(__AVX2__)
+        if (ph.sw == 2) {
+          // Eight phase columns from 16 image columns: the even ones of
+          // each 8, in order (while all 16 lie in the image row).
+          for (; j + 8 <= j1 && 2 * j + q - p.pad_w + 16 <= g.W; j += 8) {
+            const float* in = src + 2 * j + q - p.pad_w;
+            const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(in), _mm256_loadu_ps(in + 8), 0x88);
+            _mm256_storeu_ps(row + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+          }
+        }
+#endif
+        for (; j < j1; ++j) row[j] = src[j * ph.sw + q - p.pad_w];
       }
       std::fill(row + j1, row + ph.Wq, 0.0f);
     }
