@@ -309,16 +309,19 @@ void split_padded(const float* x, float* xq, const ConvGeometry& g, const PhaseP
   });
 }
 
-// The epilogue of a product laid out at the phase width (Wq): each output
-// row's OW valid columns of a block are copied to the output, then get
-// their BlockFinish (bias, folded batch norm, activation, residual).
+// The epilogue of a product laid out at the phase width (Wq), whose column
+// 0 is column j_base of the whole map's (the product of a block of output
+// rows): each output row's OW valid columns of a block are copied to the
+// output, then get their BlockFinish (bias, folded batch norm, activation,
+// residual).
 struct PaddedFinish {
   BlockFinish<float> finish;
   float* y;  // the group's first channel's output plane
-  int64_t Wq, OW, ohw;
+  int64_t Wq, OW, ohw, j_base;
 
   void operator()(const float* block, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows,
                   int64_t cols) const {
+    col0 += j_base;
     for (int64_t i = row0; i < row0 + rows; ++i, block += row_stride) {
       for (int64_t oh = col0 / Wq; oh * Wq < col0 + cols; ++oh) {
         const int64_t j0 = std::max(col0, oh * Wq), j1 = std::min(col0 + cols, oh * Wq + OW);
@@ -331,15 +334,19 @@ struct PaddedFinish {
   }
 };
 
-// forward_typed's float32 path for reads_padded_input convolutions: one
-// product per (sample, group), over threads when there is one per thread,
-// otherwise split by sgemm itself.
+// forward_typed's float32 path for reads_padded_input convolutions: a
+// product per (sample, group) and block of output rows, the blocks' results
+// at most 8 MiB (one block at ImageNet sizes; a 64-channel map of 1024 x
+// 1024 would otherwise hold a second copy of the whole output); over
+// threads by (sample, group) when there is one per thread, otherwise split
+// by sgemm itself.
 void forward_padded(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
                     const ConvEpilogue<float>& epi) {
   const auto& p = g.p;
   const PhasePlanes ph(g);
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
-  const int64_t cols = (g.OH - 1) * ph.Wq + g.OW;  // through the last output pixel
+  const int64_t block_rows = std::clamp<int64_t>((int64_t{8} << 20) / (4 * g.OCg * ph.Wq), 1, g.OH);
+  const int64_t block_cols = (block_rows - 1) * ph.Wq + g.OW;  // through a block's last output pixel
   std::vector<int64_t> offsets(static_cast<size_t>(K));
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t ki = 0; ki < g.KH; ++ki)
@@ -349,20 +356,23 @@ void forward_padded(float* y, const float* x, const float* w, const float* b, co
   auto run = [&](int64_t begin, int64_t end) {
     // Written before read, so left uninitialised.
     auto xq = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.Cg * ph.channel_size()));
-    auto prod = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.OCg * cols));
+    auto prod = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(g.OCg * block_cols));
     for (int64_t i = begin; i < end; ++i) {
       const int64_t n = i / g.groups, grp = i % g.groups;
       split_padded(x + (n * g.C + grp * g.Cg) * g.H * g.W, xq.get(), g, ph);
       const int64_t first = (n * g.OC + grp * g.OCg) * ohw;  // the group's first output element
-      const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, ph.Wq,
-                                g.OW, ohw};
-      const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
-                                  int64_t rows, int64_t cols) {
-                                 (*static_cast<const PaddedFinish*>(f))(block, row_stride, row0, col0, rows, cols);
-                               },
-                               &finish};
-      sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xq.get(), offsets.data()},
-            {prod.get(), cols, 1}, false, &hook);
+      for (int64_t oh0 = 0; oh0 < g.OH; oh0 += block_rows) {
+        const int64_t j_base = oh0 * ph.Wq, cols = (std::min(block_rows, g.OH - oh0) - 1) * ph.Wq + g.OW;
+        const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, ph.Wq,
+                                  g.OW, ohw, j_base};
+        const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
+                                    int64_t rows, int64_t cols) {
+                                   (*static_cast<const PaddedFinish*>(f))(block, row_stride, row0, col0, rows, cols);
+                                 },
+                                 &finish};
+        sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xq.get() + j_base, offsets.data()},
+              {prod.get(), cols, 1}, false, &hook);
+      }
     }
   };
   if (items >= cpu_threads() && items > 1) {

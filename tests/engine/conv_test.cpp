@@ -60,7 +60,8 @@ TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
 // over several slices of 256; grouped, dilated, rectangular kernels, no
 // padding, a single output row; strides 2 and (1, 2) and (3, 3) from the
 // input's phases, odd and even widths and paddings (each phase's first
-// image column at either parity).
+// image column at either parity); a map whose product is cut into blocks of
+// output rows (over 8 MiB whole).
 TEST(Conv2d, ReadFromThePaddedInput) {
   check_conv({1, 40, 20, 30}, {24, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
   check_conv({3, 8, 12, 36}, {12, 4, 3, 3}, false, {1, 1}, {2, 2}, {2, 2}, 2);   // grouped, dilated
@@ -73,6 +74,7 @@ TEST(Conv2d, ReadFromThePaddedInput) {
   check_conv({1, 4, 33, 40}, {6, 4, 4, 4}, false, {2, 2}, {0, 0}, {1, 1}, 1);    // 4x4 stride 2, unpadded
   check_conv({1, 5, 20, 41}, {7, 5, 3, 3}, true, {3, 3}, {2, 2}, {1, 1}, 1);     // stride 3
   check_conv({2, 8, 16, 36}, {12, 4, 3, 3}, true, {2, 2}, {2, 2}, {2, 2}, 2);    // stride 2, dilated, grouped
+  check_conv({1, 4, 210, 200}, {64, 4, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);  // products of 162 and 48 rows
 }
 
 // Same products, same order along K: a sample's output read from the

@@ -331,6 +331,22 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
   EXPECT_EQ(checked, 3 * 16 * 2 * 2 * 4 * 7);
 }
 
+// A convolution read from its padded input whose product would exceed 8 MiB
+// runs as products of blocks of output rows (here 162 and 48 rows of a
+// 64-channel 210 x 200 map), each block's epilogue placed by the block's
+// first row: the fused result equals the ops one after the other exactly.
+TEST(Conv2dBatchNorm, ProductInBlocksOfOutputRows) {
+  NoGradGuard no_grad;
+  manual_seed(4);
+  const ConvCase c{"product in blocks of output rows", 1, 4, 64, 210, 200, 3, 1, 1, 1, 1};
+  Tensor x = randn({c.N, c.C, c.H, c.W}), w = randn({c.OC, c.C, 3, 3}), b = randn({c.OC});
+  const BatchNormEval bn = random_batch_norm(c.OC, DType::Float32, true);
+  Tensor residual = randn({c.N, c.OC, c.H, c.W});
+  Tensor fused = conv2d_batch_norm(x, w, b, {1, 1}, {1, 1}, {1, 1}, 1, bn, FusedActivation::Relu, residual);
+  Tensor expected = conv_bn_separately(x, w, b, c, bn, FusedActivation::Relu, residual);
+  EXPECT_EQ(max(abs(fused - expected)).item<double>(), 0.0);
+}
+
 TEST(Conv2dBatchNorm, MatchesPyTorch) {
   NoGradGuard no_grad;
   for (const ConvCase& c : {kConvCases[0], kConvCases[3], kConvCases[6], std::end(kConvCases)[-1]}) {
