@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
@@ -66,46 +67,58 @@ void pack_a(FloatMatrix a, int64_t mc, int64_t kc, float* out) {
   }
 }
 
-// B as the product reads it: a strided matrix (row k at data + k *
-// row_stride), or rows at given offsets (OffsetRows: row k at data +
-// row_offsets[k], columns contiguous).
-struct BSource {
+// B as the product reads it: a strided matrix, or rows at given offsets
+// (OffsetRows: row k at data + row_offsets[k], columns contiguous). The
+// product is compiled for each, so a strided B's packing loop is the plain
+// one (a row-address choice per k cost small products, 192 x 784 x 32, up
+// to 8%).
+struct StridedB {
   const float* data;
   int64_t row_stride, col_stride;
-  const int64_t* row_offsets;  // null for a strided matrix
 
-  const float* row(int64_t k) const { return data + (row_offsets ? row_offsets[k] : k * row_stride); }
-  // The part from column j, and the part from row k.
-  BSource columns_from(int64_t j) const { return {data + j * col_stride, row_stride, col_stride, row_offsets}; }
-  BSource rows_from(int64_t k) const {
-    return row_offsets ? BSource{data, 0, col_stride, row_offsets + k}
-                       : BSource{data + k * row_stride, row_stride, col_stride, nullptr};
-  }
+  const float* row(int64_t k) const { return data + k * row_stride; }
+  StridedB columns_from(int64_t j) const { return {data + j * col_stride, row_stride, col_stride}; }
+  StridedB rows_from(int64_t k) const { return {data + k * row_stride, row_stride, col_stride}; }
+};
+
+struct OffsetB {
+  const float* data;
+  const int64_t* row_offsets;
+  static constexpr int64_t col_stride = 1;
+
+  const float* row(int64_t k) const { return data + row_offsets[k]; }
+  OffsetB columns_from(int64_t j) const { return {data + j, row_offsets}; }
+  OffsetB rows_from(int64_t k) const { return {data, row_offsets + k}; }
 };
 
 // b[kc x nc] into ceil(nc / 16) panels; panel p holds, for k = 0..kc-1, the
 // sixteen values b[k, 16p .. 16p+15] (zeros past column nc).
-void pack_b(BSource b, int64_t kc, int64_t nc, float* out) {
+template <class B>
+void pack_b(B b, int64_t kc, int64_t nc, float* out) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, out += kc * NR) {
     const int64_t nr = std::min(NR, nc - j0);
-    const BSource src = b.columns_from(j0);
+    const B src = b.columns_from(j0);
     if (nr == NR && b.col_stride == 1) {
       for (int64_t k = 0; k < kc; ++k) {
         const float* row = src.row(k);
         _mm256_storeu_ps(out + k * NR, _mm256_loadu_ps(row));
         _mm256_storeu_ps(out + k * NR + 8, _mm256_loadu_ps(row + 8));
       }
-    } else if (!b.row_offsets && b.row_stride == 1) {
-      // B is a transpose: walk each column along K, where it is contiguous.
-      for (int64_t j = 0; j < NR; ++j) {
-        const float* col = src.data + j * b.col_stride;
-        for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = j < nr ? col[k] : 0.0f;
+      continue;
+    }
+    if constexpr (std::is_same_v<B, StridedB>) {
+      if (b.row_stride == 1) {
+        // B is a transpose: walk each column along K, where it is contiguous.
+        for (int64_t j = 0; j < NR; ++j) {
+          const float* col = src.data + j * b.col_stride;
+          for (int64_t k = 0; k < kc; ++k) out[k * NR + j] = j < nr ? col[k] : 0.0f;
+        }
+        continue;
       }
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* row = src.row(k);
-        for (int64_t j = 0; j < NR; ++j) out[k * NR + j] = j < nr ? row[j * b.col_stride] : 0.0f;
-      }
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* row = src.row(k);
+      for (int64_t j = 0; j < NR; ++j) out[k * NR + j] = j < nr ? row[j * b.col_stride] : 0.0f;
     }
   }
 }
@@ -120,12 +133,16 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
     }
 }
 
+// The micro-kernels below are always inlined into the product: called
+// out of line, with their row pointers and steps unknown, the 6x16 kernel
+// ran 2.5x slower (as GCC chose once sgemm_serial became a template).
+
 // c[mr x nr] (+)= (6 rows of A) x (16-column panel of B) over kc steps.
 // Row i of A is read at a + i * a_row, advancing by a_step per k: a packed
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
 // (a_row = its row stride, a_step = 1). B's 16 values for step k are at
 // b + 16 k (a packed panel).
-void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b,
+[[gnu::always_inline]] inline void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b,
                   MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
@@ -169,7 +186,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, con
 // Each element is still one chain of fused multiply-adds over k from zero,
 // then added to C, exactly as in micro_kernel: a column gives the same bits
 // whichever panel it falls in (so, for a convolution, whatever the batch).
-void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c,
+[[gnu::always_inline]] inline void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c,
                          int64_t mr, int64_t nr, bool accumulate) {
   __m256 acc[2 * MR];
   for (auto& r : acc) r = _mm256_setzero_ps();
@@ -190,7 +207,7 @@ void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, c
 // advancing by a_step per k; panel p's 16 values for step k at
 // panels[p] + 16 k. The first `cols` columns of the tile are stored. The
 // same fused multiply-add chain per element as micro_kernel.
-void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, const float* const* panels,
+[[gnu::always_inline]] inline void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, const float* const* panels,
                         MutableFloatMatrix c, int64_t mr, int64_t cols, bool accumulate) {
   constexpr int64_t P = 3, W = P * NR;
   __m256 acc[2][2 * P];
@@ -213,7 +230,8 @@ void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, co
 
 // One thread's product, through the cache blocks above. (row0, col0): where
 // this part of C lies in the caller's C, for the epilogue.
-void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, BSource b, MutableFloatMatrix c,
+template <class B>
+void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloatMatrix c,
                   bool accumulate, const SgemmEpilogue* epilogue = nullptr, int64_t row0 = 0, int64_t col0 = 0) {
   // A with contiguous rows is read in place (six row streams); otherwise,
   // a transpose, it is packed first. B is always packed, even when only a
@@ -292,7 +310,8 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, BSource b, Mut
 }
 
 // Both public products: checks, then one thread's product or a split.
-void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, BSource b, MutableFloatMatrix c, bool accumulate,
+template <class B>
+void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloatMatrix c, bool accumulate,
                const SgemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   if (epilogue && c.col_stride != 1) throw std::logic_error("sgemm: an epilogue needs C's columns contiguous");
@@ -334,12 +353,12 @@ bool sgemm_available() { return true; }
 
 void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, MutableFloatMatrix c, bool accumulate,
            const SgemmEpilogue* epilogue) {
-  sgemm_any(M, N, K, a, {b.data, b.row_stride, b.col_stride, nullptr}, c, accumulate, epilogue);
+  sgemm_any(M, N, K, a, StridedB{b.data, b.row_stride, b.col_stride}, c, accumulate, epilogue);
 }
 
 void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, OffsetRows b, MutableFloatMatrix c, bool accumulate,
            const SgemmEpilogue* epilogue) {
-  sgemm_any(M, N, K, a, {b.data, 0, 1, b.row_offsets}, c, accumulate, epilogue);
+  sgemm_any(M, N, K, a, OffsetB{b.data, b.row_offsets}, c, accumulate, epilogue);
 }
 
 #else  // no AVX2/FMA in this build: callers use Eigen.
