@@ -28,13 +28,10 @@
 #include <memory>
 #include <vector>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/even_odd_columns.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/widen_16bit.h"
 
@@ -295,11 +292,8 @@ void split_padded(const float* x, float* xq, const ConvGeometry& g, const PhaseP
         if (ph.sw == 2) {
           // Eight phase columns from 16 image columns: the even ones of
           // each 8, in order (while all 16 lie in the image row).
-          for (; j + 8 <= j1 && 2 * j + q - p.pad_w + 16 <= g.W; j += 8) {
-            const float* in = src + 2 * j + q - p.pad_w;
-            const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(in), _mm256_loadu_ps(in + 8), 0x88);
-            _mm256_storeu_ps(row + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
-          }
+          for (; j + 8 <= j1 && 2 * j + q - p.pad_w + 16 <= g.W; j += 8)
+            _mm256_storeu_ps(row + j, even_columns_of_16(src + 2 * j + q - p.pad_w));
         }
 #endif
         for (; j < j1; ++j) row[j] = src[j * ph.sw + q - p.pad_w];
@@ -375,11 +369,7 @@ void forward_padded(float* y, const float* x, const float* w, const float* b, co
         const int64_t j_base = oh0 * ph.Wq, cols = (std::min(block_rows, g.OH - oh0) - 1) * ph.Wq + g.OW;
         const PaddedFinish finish{{b ? b + grp * g.OCg : nullptr, &epi, grp * g.OCg, first, ohw}, y + first, ph.Wq,
                                   g.OW, ohw, j_base};
-        const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
-                                    int64_t rows, int64_t cols) {
-                                   (*static_cast<const PaddedFinish*>(f))(block, row_stride, row0, col0, rows, cols);
-                                 },
-                                 &finish};
+        const SgemmEpilogue hook = sgemm_epilogue(finish);
         sgemm(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, OffsetRows{xq + j_base, offsets.data()},
               {prod, cols, 1}, false, &hook);
       }
@@ -437,11 +427,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
     const bool finishing = b || epi.active();
     if constexpr (std::is_same_v<T, float>) {
       // On each block of the output as the product finishes it, in cache.
-      const SgemmEpilogue hook{[](const void* f, float* block, int64_t row_stride, int64_t row0, int64_t col0,
-                                  int64_t rows, int64_t cols) {
-                                 (*static_cast<const BlockFinish<float>*>(f))(block, row_stride, row0, col0, rows, cols);
-                               },
-                               &finish};
+      const SgemmEpilogue hook = sgemm_epilogue(finish);
       gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, out, false, finishing ? &hook : nullptr);
     } else {
       gemm<T>(g.OCg, cols, K, {w + grp * g.OCg * K, K, 1}, cm, out, false);

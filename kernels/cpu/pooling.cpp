@@ -10,11 +10,8 @@
 #include <limits>
 #include <type_traits>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/even_odd_columns.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/pool_windows.h"
 #include "kernels/cpu/widen_16bit.h"
@@ -67,16 +64,10 @@ void avg_pool_2x2_plane(const float* plane, float* y, const Planes& s) {
     float* out = y + oh * s.OW;
     int64_t ow = 0;
 #if defined(__AVX2__)
-    // Columns 2ow .. 2ow+15 of a row: its even and odd ones, in output order.
-    auto split = [](const float* row, __m256& even, __m256& odd) {
-      const __m256 lo = _mm256_loadu_ps(row), hi = _mm256_loadu_ps(row + 8);
-      even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-      odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
-    };
+    // Columns 2ow .. 2ow+15 of each row: its even and odd ones, in output order.
     for (; ow + 8 <= s.OW; ow += 8) {
-      __m256 e0, o0, e1, o1;
-      split(r0 + 2 * ow, e0, o0);
-      split(r1 + 2 * ow, e1, o1);
+      const __m256 e0 = even_columns_of_16(r0 + 2 * ow), o0 = odd_columns_of_16(r0 + 2 * ow);
+      const __m256 e1 = even_columns_of_16(r1 + 2 * ow), o1 = odd_columns_of_16(r1 + 2 * ow);
       const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(e0, o0), e1), o1);
       _mm256_storeu_ps(out + ow, _mm256_mul_ps(sum, _mm256_set1_ps(0.25f)));
     }

@@ -142,8 +142,9 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
 // (a_row = its row stride, a_step = 1). B's 16 values for step k are at
 // b + 16 k (a packed panel).
-[[gnu::always_inline]] inline void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step, const float* b,
-                  MutableFloatMatrix c, int64_t mr, int64_t nr, bool accumulate) {
+[[gnu::always_inline]] inline void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
+                                                const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr,
+                                                bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
@@ -186,8 +187,9 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // Each element is still one chain of fused multiply-adds over k from zero,
 // then added to C, exactly as in micro_kernel: a column gives the same bits
 // whichever panel it falls in (so, for a convolution, whatever the batch).
-[[gnu::always_inline]] inline void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step, const float* b, MutableFloatMatrix c,
-                         int64_t mr, int64_t nr, bool accumulate) {
+[[gnu::always_inline]] inline void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step,
+                                                       const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr,
+                                                       bool accumulate) {
   __m256 acc[2 * MR];
   for (auto& r : acc) r = _mm256_setzero_ps();
   for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {  // the first 8 of the panel's 16
@@ -207,8 +209,9 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // advancing by a_step per k; panel p's 16 values for step k at
 // panels[p] + 16 k. The first `cols` columns of the tile are stored. The
 // same fused multiply-add chain per element as micro_kernel.
-[[gnu::always_inline]] inline void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step, const float* const* panels,
-                        MutableFloatMatrix c, int64_t mr, int64_t cols, bool accumulate) {
+[[gnu::always_inline]] inline void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step,
+                                                      const float* const* panels, MutableFloatMatrix c, int64_t mr,
+                                                      int64_t cols, bool accumulate) {
   constexpr int64_t P = 3, W = P * NR;
   __m256 acc[2][2 * P];
   for (auto& r : acc)

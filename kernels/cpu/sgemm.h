@@ -29,12 +29,21 @@ struct SgemmEpilogue {
   const void* context;
 };
 
+// The epilogue that calls f(block, row_stride, row0, col0, rows, cols); f
+// must outlive the product.
+template <class F>
+SgemmEpilogue sgemm_epilogue(const F& f) {
+  return {[](const void* context, float* block, int64_t row_stride, int64_t row0, int64_t col0, int64_t rows,
+             int64_t cols) { (*static_cast<const F*>(context))(block, row_stride, row0, col0, rows, cols); },
+          &f};
+}
+
 // A K x N matrix whose row k starts at data + row_offsets[k], its columns
-// contiguous: element (k, j) is data[row_offsets[k] + j]. A stride-1
-// convolution's input, zero-padded, is this matrix for the product with the
-// weights (conv2d.cpp): column j is output pixel j of the padded width, row
-// k = (channel, tap) starts at that channel and tap's offset, so no im2col
-// copy is made.
+// contiguous: element (k, j) is data[row_offsets[k] + j]. A convolution's
+// input, zero-padded (and split into phases by the stride), is this matrix
+// for the product with the weights (conv2d.cpp): column j is output pixel j
+// at the padded width, row k = (channel, tap) starts at that channel and
+// tap's offset, so no im2col copy is made.
 struct OffsetRows {
   const float* data;
   const int64_t* row_offsets;
