@@ -1,6 +1,7 @@
 // The even and the odd floats of 16 consecutive ones, each in order in one
 // AVX2 register: a stride-2 read as two loads and a shuffle. Used by the
-// strided convolution's phase copy (conv2d.cpp) and the 2x2 average pooling
+// strided convolution's phase copy (conv2d.cpp), the stride-2 depthwise
+// convolution's row split (depthwise_conv2d.cpp) and the 2x2 average pooling
 // (pooling.cpp). Callers check __AVX2__.
 #pragma once
 

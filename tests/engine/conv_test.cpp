@@ -129,6 +129,41 @@ TEST(Conv2d, DepthwiseSpecialisedShapes) {
   check_conv({1, 2, 1, 1}, {2, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 2);     // 1x1 image (EfficientNet's last stages)
 }
 
+// float32 depthwise maps up to 32 output columns wide run eight channels at
+// a time, one per vector lane (kernels/cpu/depthwise_channel_groups.cpp), a
+// last group of fewer channels plane by plane: several groups, a group and
+// a remainder, 3x3 and 5x5 at strides 1 and 2, widths that are and are not
+// multiples of 8, no padding and padding wider than the kernel, a 1x1 map,
+// 32 output columns (groups) and 33 (planes).
+TEST(Conv2d, DepthwiseEightChannelsAtATime) {
+  check_conv({2, 24, 7, 7}, {24, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 24);
+  check_conv({1, 13, 14, 14}, {13, 1, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 13);  // a group and 5 planes
+  check_conv({1, 16, 11, 9}, {16, 1, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 16);
+  check_conv({2, 8, 13, 10}, {8, 1, 5, 5}, false, {2, 2}, {2, 2}, {1, 1}, 8);
+  check_conv({1, 16, 9, 12}, {16, 1, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 16);  // unpadded
+  check_conv({1, 8, 4, 5}, {8, 1, 3, 3}, false, {2, 2}, {3, 3}, {1, 1}, 8);     // padding wider than the kernel
+  check_conv({1, 16, 1, 1}, {16, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 16);   // 1x1 map
+  check_conv({1, 8, 3, 32}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);     // 32 columns: groups
+  check_conv({1, 8, 3, 33}, {8, 1, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 8);     // 33: planes
+  check_conv({1, 8, 5, 63}, {8, 1, 5, 5}, false, {2, 2}, {2, 2}, {1, 1}, 8);    // stride 2 to 32 columns
+}
+
+// A channel gives the same bits in a group of eight as plane by plane:
+// channels 8-14 of a 16-channel convolution (the second group) are, as a
+// 7-channel convolution, a last group of fewer than eight.
+TEST(Conv2d, DepthwiseGroupsGiveThePlanesBits) {
+  manual_seed(5);
+  for (int64_t k : {3, 5}) {
+    for (int64_t stride : {1, 2}) {
+      Tensor x = randn({2, 16, 9, 11}), w = randn({16, 1, k, k}), b = randn({16});
+      Tensor grouped = conv2d(x, w, b, {stride, stride}, {k / 2, k / 2}, {1, 1}, 16);
+      Tensor planes = conv2d(x.slice(1, 8, 15).contiguous(), w.slice(0, 8, 15).contiguous(),
+                             b.slice(0, 8, 15).contiguous(), {stride, stride}, {k / 2, k / 2}, {1, 1}, 7);
+      EXPECT_EQ(max(abs(planes - grouped.slice(1, 8, 15))).item<double>(), 0.0) << k << "x" << k << ", stride " << stride;
+    }
+  }
+}
+
 // A convolution on a 1x1 map at batch 1 (squeeze-and-excitation's) is a
 // matrix times a vector: a loop of dot products.
 TEST(Conv2d, OnePixelMapIsDotProducts) {

@@ -210,6 +210,8 @@ const ConvCase kConvCases[] = {
     {"depthwise 3x3", 2, 6, 6, 10, 10, 3, 1, 1, 1, 6},
     {"depthwise 5x5 stride 2", 1, 4, 4, 12, 12, 5, 2, 2, 1, 4},
     {"depthwise, 2 outputs per channel", 2, 4, 8, 9, 7, 3, 1, 1, 1, 4},
+    {"depthwise, eight channels at a time and a last plane", 2, 17, 17, 7, 9, 3, 1, 1, 1, 17},
+    {"depthwise 5x5 stride 2, eight channels at a time", 1, 16, 16, 14, 14, 5, 2, 2, 1, 16},
     {"grouped", 2, 6, 4, 7, 7, 3, 1, 1, 1, 2},
     // One product over the whole map at batch 1, its epilogue run by sgemm
     // on each block as it finishes: blocks of rows (72) and columns (512),
@@ -328,7 +330,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 16 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 18 * 2 * 2 * 4 * 7);
 }
 
 // A convolution read from its padded input whose product would exceed 8 MiB
