@@ -193,47 +193,36 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
   T* y = static_cast<T*>(out.data_ptr());
   const PlaneKernel<T> kernel = choose_plane_forward<T>(g);
-  if constexpr (std::is_same_v<T, float>) {
-    // Eight channels at a time (depthwise_channel_groups.h) on maps up to
-    // 32 output columns wide, a last group of fewer channels plane by
-    // plane. MobileNetV2's layers in model order, one thread, the two paths
-    // alternating in one process: 7x7 maps 43-47 against 87-88 us, 14x14
-    // 42-47 against 69-72 (stride 2: 44 against 102), 28x28 76-94 against
-    // 96-105, 56 to 28 at stride 2 116 against 144; EfficientNet-B0's 5x5
-    // layers 1.3-4x faster. On wider maps the eight-channel scratch leaves
-    // L1 (the plane kernels' stays in it): 112x112 at stride 1 was 1.3x
-    // slower, 56x56 as often slower as faster.
-    if (depthwise_channel_groups_available(g) && g.OW <= 32) {
-      const int64_t groups = (g.OC + 7) / 8, plane_out = g.OH * g.OW;
-      parallel_for(g.N * groups, 1, [&](int64_t begin, int64_t end) {
-        std::vector<T> scratch(static_cast<size_t>(depthwise_channel_group_scratch(g)), T(0));
-        std::vector<T> plane_scratch;
-        for (int64_t t = begin; t < end; ++t) {
-          const int64_t n = t / groups, oc0 = t % groups * 8, count = std::min<int64_t>(8, g.OC - oc0);
-          T* out0 = y + (n * g.OC + oc0) * plane_out;
-          if (count == 8) {
-            depthwise_channel_group(x + (n * g.C + oc0) * g.H * g.W, w + oc0 * g.KH * g.KW, b ? b + oc0 : nullptr,
-                                    out0, g, scratch.data());
-          } else {
-            plane_scratch.assign(kernel.scratch, T(0));
-            for (int64_t oc = oc0; oc < oc0 + count; ++oc)
-              kernel.run(x + (n * g.C + oc) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : T(0),
-                         y + (n * g.OC + oc) * plane_out, g, plane_scratch.data());
-          }
-          for (int64_t i = 0; i < count; ++i)
-            epi.channel_span(out0 + i * plane_out, (n * g.OC + oc0 + i) * plane_out, oc0 + i, plane_out);
-        }
-      });
-      return;
-    }
-  }
-  parallel_for(g.N * g.OC, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> scratch(kernel.scratch, T(0));  // this thread's zero-bordered plane (and flat run)
+  // In float32, maps up to 32 output columns wide go eight channels at a
+  // time (depthwise_channel_groups.h). MobileNetV2's 7x7 and 14x14 layers
+  // ran 1.5-2.3x faster so, EfficientNet-B0's 5x5 ones 1.3-4x; on wider maps
+  // its scratch leaves L1 while a plane's stays in it (112x112 at stride 1
+  // was 1.3x slower). A task is one sample's group of channels; a group of
+  // fewer than eight (the last one, or every one of size 1) runs plane by
+  // plane.
+  bool grouped = false;
+  if constexpr (std::is_same_v<T, float>) grouped = depthwise_channel_groups_available(g) && g.OW <= 32;
+  const int64_t group = grouped ? 8 : 1, groups = (g.OC + group - 1) / group, plane_out = g.OH * g.OW;
+  parallel_for(g.N * groups, 1, [&](int64_t begin, int64_t end) {
+    // This thread's zero-bordered scratch: a plane (and flat run), eight planes.
+    std::vector<T> plane_scratch(kernel.scratch, T(0));
+    std::vector<T> group_scratch(grouped ? static_cast<size_t>(depthwise_channel_group_scratch(g)) : 0, T(0));
     for (int64_t t = begin; t < end; ++t) {
-      int64_t n = t / g.OC, oc = t % g.OC, c = oc / g.OCg;
-      kernel.run(x + (n * g.C + c) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : T(0), y + t * g.OH * g.OW, g,
-                 scratch.data());
-      epi.channel_span(y + t * g.OH * g.OW, t * g.OH * g.OW, oc, g.OH * g.OW);
+      const int64_t n = t / groups, oc0 = t % groups * group, count = std::min(group, g.OC - oc0);
+      T* out0 = y + (n * g.OC + oc0) * plane_out;
+      bool done = false;
+      if constexpr (std::is_same_v<T, float>) {
+        if (count == 8) {
+          depthwise_channel_group(x + (n * g.C + oc0) * g.H * g.W, w + oc0 * g.KH * g.KW, b ? b + oc0 : nullptr,
+                                  out0, g, group_scratch.data());
+          done = true;
+        }
+      }
+      for (int64_t oc = oc0; !done && oc < oc0 + count; ++oc)
+        kernel.run(x + (n * g.C + oc / g.OCg) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : T(0),
+                   out0 + (oc - oc0) * plane_out, g, plane_scratch.data());
+      for (int64_t oc = oc0; oc < oc0 + count; ++oc)
+        epi.channel_span(out0 + (oc - oc0) * plane_out, (n * g.OC + oc) * plane_out, oc, plane_out);
     }
   });
 }
