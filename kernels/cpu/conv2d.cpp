@@ -8,7 +8,10 @@
 // convolution whose output rows are nearly as wide as the padded input's
 // (divided by the stride): its product reads rows of col straight from a
 // zero-padded copy of the input, split into phases by the stride
-// (reads_padded_input). Depthwise convolutions (one input channel
+// (reads_padded_input). On the float32 kernel, the forward of a spatial
+// convolution with at least 16 input channels and small weights (DenseNet's
+// 3x3 layers, ResNet's up to 256 channels) skips the product altogether:
+// conv2d_direct.cpp. Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
@@ -28,6 +31,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -382,6 +386,20 @@ void forward_padded(float* y, const float* x, const float* w, const float* b, co
   }
 }
 
+// forward_typed's float32 path for conv2d_direct_applies convolutions: the
+// weights packed once, then each sample (threads inside), its bias and
+// epilogue on each block of output as the kernel finishes it.
+void forward_direct(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
+                    const ConvEpilogue<float>& epi) {
+  const DirectConv2d conv(w, g);
+  const int64_t ohw = g.OH * g.OW;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const BlockFinish<float> finish{b, &epi, 0, n * g.OC * ohw, ohw};
+    const SgemmEpilogue hook = sgemm_epilogue(finish);
+    conv.forward(x + n * g.C * g.H * g.W, y + n * g.OC * ohw, b || epi.active() ? &hook : nullptr);
+  }
+}
+
 template <class T>
 void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const ConvGeometry& g, const ConvEpilogueSpec& spec) {
@@ -391,6 +409,9 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   const T* b = bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr;
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
+  if constexpr (std::is_same_v<T, float>) {
+    if (conv2d_direct_applies(g)) return forward_direct(y, x, w, b, g, epi);
+  }
   if (const int64_t nb = samples_per_product(g, K, sizeof(T)); nb > 1) {
     // out[OC, (n - n0)*ohw + j] = W x col for samples side by side, then scattered to y[n, OC, j].
     for_each_sample_group<T>(g, nb, K, [&](int64_t n0, int64_t n1, T* col, T* prod) {

@@ -3,6 +3,7 @@
 // input; finite differences in float64; errors.
 #include <gtest/gtest.h>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "tests/support/oracle.h"
 
 namespace ember {
@@ -36,9 +37,10 @@ TEST(Conv2d, StridePaddingDilationBias) {
 // Shapes large enough for every path of the float32 GEMM (kernels/cpu/sgemm.cpp)
 // in all three products: K = C KH KW over one 256-deep slice, more than 72
 // output channels (two row blocks, B packed), at least 256 output pixels
-// with K >= 2 OC (the weight gradient as acc^T += col x grad_out^T).
+// with K >= 2 OC (the weight gradient as acc^T += col x grad_out^T). Under
+// 16 input channels, so the forward is not the direct kernel's.
 TEST(Conv2d, ShapesForEveryGemmPath) {
-  check_conv({2, 40, 20, 20}, {16, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({2, 12, 20, 20}, {16, 12, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 1);
   check_conv({1, 8, 30, 30}, {80, 8, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);
   check_conv({2, 3, 40, 40}, {8, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1);
 }
@@ -50,7 +52,7 @@ TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
   check_conv({9, 6, 7, 7}, {10, 6, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
   check_conv({9, 8, 5, 5}, {12, 8, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1);   // pointwise
   check_conv({9, 4, 9, 9}, {6, 4, 3, 3}, true, {2, 2}, {1, 1}, {1, 1}, 1);     // stride 2: 5x5 out
-  check_conv({10, 40, 6, 6}, {80, 40, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);  // K = 360 > one slice
+  check_conv({10, 12, 6, 6}, {80, 12, 5, 5}, false, {1, 1}, {2, 2}, {1, 1}, 1);  // K = 300 > one slice
 }
 
 // Convolutions whose output rows are at most 1/8 narrower than the padded
@@ -61,15 +63,16 @@ TEST(Conv2d, SmallMapsWithSamplesSideBySide) {
 // padding, a single output row; strides 2 and (1, 2) and (3, 3) from the
 // input's phases, odd and even widths and paddings (each phase's first
 // image column at either parity); a map whose product is cut into blocks of
-// output rows (over 8 MiB whole).
+// output rows (over 8 MiB whole). Under 16 input channels (or grouped), so
+// not the direct kernel's.
 TEST(Conv2d, ReadFromThePaddedInput) {
-  check_conv({1, 40, 20, 30}, {24, 40, 3, 3}, true, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({1, 12, 20, 30}, {24, 12, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 1);
   check_conv({3, 8, 12, 36}, {12, 4, 3, 3}, false, {1, 1}, {2, 2}, {2, 2}, 2);   // grouped, dilated
   check_conv({2, 6, 9, 30}, {8, 6, 3, 5}, true, {1, 1}, {1, 2}, {1, 1}, 1);      // 3x5 kernel
   check_conv({1, 5, 17, 18}, {7, 5, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1);     // no padding
   check_conv({1, 4, 3, 20}, {6, 4, 3, 3}, false, {1, 1}, {0, 0}, {1, 1}, 1);     // one output row
   check_conv({1, 3, 64, 62}, {8, 3, 7, 7}, true, {2, 2}, {3, 3}, {1, 1}, 1);     // ResNet's stem
-  check_conv({2, 16, 30, 31}, {12, 16, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1); // 3x3 stride 2, odd width
+  check_conv({2, 12, 30, 31}, {12, 12, 3, 3}, false, {2, 2}, {1, 1}, {1, 1}, 1); // 3x3 stride 2, odd width
   check_conv({1, 6, 11, 40}, {8, 6, 3, 3}, true, {1, 2}, {1, 2}, {1, 1}, 1);     // stride (1, 2)
   check_conv({1, 4, 33, 40}, {6, 4, 4, 4}, false, {2, 2}, {0, 0}, {1, 1}, 1);    // 4x4 stride 2, unpadded
   check_conv({1, 5, 20, 41}, {7, 5, 3, 3}, true, {3, 3}, {2, 2}, {1, 1}, 1);     // stride 3
@@ -87,7 +90,7 @@ TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
   manual_seed(11);
   for (int64_t stride : {1, 2}) {
     // 8x14 output maps: 112 pixels.
-    Tensor x = randn({4, 40, 8 * stride, 14 * stride}), w = randn({8, 40, 3, 3}), b = randn({8});
+    Tensor x = randn({4, 12, 8 * stride, 14 * stride}), w = randn({8, 12, 3, 3}), b = randn({8});
     Tensor together = conv2d(x, w, b, {stride, stride}, {1, 1});
     for (int64_t n = 0; n < 4; ++n) {
       Tensor alone = conv2d(x.slice(0, n, n + 1), w, b, {stride, stride}, {1, 1});
@@ -96,6 +99,49 @@ TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
     }
   }
   set_num_threads(threads);
+}
+
+// float32 convolutions with at least 16 input channels and small weights
+// run the direct kernel over channel blocks (kernels/cpu/conv2d_direct.cpp):
+// whole and partial blocks of 8 input and 16 output channels (20 = 16 + 4,
+// 40 = 16 + 16 + 8, 9 and 8 under one vector of 8 plus a remainder), tiles
+// of 1 to 6 pixels, several blocks of up to 128 output pixels, stride 2 at
+// odd and even widths, 2x2, 5x5 and 7x7 kernels, padding different in each
+// direction or none, a 1x1 map, batch 2.
+TEST(Conv2d, DirectOverChannelBlocks) {
+  struct Case {
+    Shape x, w;
+    bool bias;
+    Pair stride, pad;
+  };
+  const Case cases[] = {
+      {{1, 16, 9, 11}, {16, 16, 3, 3}, true, {1, 1}, {1, 1}},
+      {{2, 20, 13, 10}, {20, 20, 3, 3}, false, {1, 1}, {1, 1}},
+      {{1, 24, 14, 15}, {40, 24, 3, 3}, true, {2, 2}, {1, 1}},
+      {{1, 17, 9, 8}, {9, 17, 5, 5}, false, {1, 1}, {2, 2}},
+      {{1, 32, 20, 21}, {33, 32, 3, 3}, true, {1, 1}, {0, 2}},
+      {{1, 16, 30, 30}, {8, 16, 3, 3}, true, {1, 1}, {1, 1}},   // 900 pixels: 8 blocks
+      {{1, 16, 6, 6}, {16, 16, 2, 2}, false, {2, 2}, {0, 0}},
+      {{1, 16, 1, 1}, {16, 16, 3, 3}, true, {1, 1}, {1, 1}},    // 1x1 map
+      {{1, 16, 23, 20}, {16, 16, 7, 7}, false, {2, 2}, {3, 3}},
+  };
+  for (const Case& c : cases) {
+    if (sgemm_available()) {  // the path this test is for
+      Tensor x = zeros(c.x), w = zeros(c.w);
+      Conv2dParams p;
+      p.stride_h = c.stride[0], p.stride_w = c.stride[1], p.pad_h = c.pad[0], p.pad_w = c.pad[1];
+      Tensor y = zeros({c.x[0], c.w[0], conv_output_size(c.x[2], c.w[2], c.stride[0], c.pad[0], 1),
+                        conv_output_size(c.x[3], c.w[3], c.stride[1], c.pad[1], 1)});
+      EXPECT_TRUE(conv2d_direct_applies(ConvGeometry(x, w, y, p))) << shape_str(c.x) << " " << shape_str(c.w);
+    }
+    check_conv(c.x, c.w, c.bias, c.stride, c.pad, {1, 1}, 1);
+  }
+  // ResNet's 3x3 convolutions of 512 channels on a 7x7 map stay with the
+  // matrix product, which reads its 2.4M weights in place.
+  Tensor x = zeros({1, 512, 7, 7}), w = zeros({512, 512, 3, 3}), y = zeros({1, 512, 7, 7});
+  Conv2dParams p;
+  p.pad_h = p.pad_w = 1;
+  EXPECT_FALSE(conv2d_direct_applies(ConvGeometry(x, w, y, p)));
 }
 
 TEST(Conv2d, GroupsAndDepthwise) {

@@ -205,7 +205,7 @@ const ConvCase kConvCases[] = {
     {"3x3 stride 2, not square", 1, 4, 6, 11, 8, 3, 2, 1, 1, 1},
     {"pointwise", 2, 6, 5, 8, 8, 1, 1, 0, 1, 1},
     {"7x7 map, several samples per product", 5, 8, 12, 7, 7, 3, 1, 1, 1, 1},
-    {"blocks of output rows at any thread count", 1, 64, 8, 80, 12, 3, 1, 1, 1, 1},
+    {"blocks of output rows at any thread count", 1, 12, 8, 80, 12, 5, 1, 2, 1, 1},
     {"dilated, not square", 2, 4, 6, 10, 13, 3, 1, 2, 2, 1},
     {"depthwise 3x3", 2, 6, 6, 10, 10, 3, 1, 1, 1, 6},
     {"depthwise 5x5 stride 2", 1, 4, 4, 12, 12, 5, 2, 2, 1, 4},
@@ -213,6 +213,12 @@ const ConvCase kConvCases[] = {
     {"depthwise, eight channels at a time and a last plane", 2, 17, 17, 7, 9, 3, 1, 1, 1, 17},
     {"depthwise 5x5 stride 2, eight channels at a time", 1, 16, 16, 14, 14, 5, 2, 2, 1, 16},
     {"grouped", 2, 6, 4, 7, 7, 3, 1, 1, 1, 2},
+    // At least 16 input channels, small weights: the direct kernel over
+    // channel blocks (conv2d_direct.cpp), its epilogue on each block of
+    // pixels; partial blocks of input and output channels, stride 2 with
+    // two blocks of pixels.
+    {"direct over channel blocks, partial blocks", 2, 20, 20, 13, 10, 3, 1, 1, 1, 1},
+    {"direct over channel blocks, stride 2, two blocks of pixels", 1, 24, 40, 30, 27, 3, 2, 1, 1, 1},
     // One product over the whole map at batch 1, its epilogue run by sgemm
     // on each block as it finishes: blocks of rows (72) and columns (512),
     // slices of K (256), the product cut over threads by columns, then by rows.
@@ -220,10 +226,10 @@ const ConvCase kConvCases[] = {
     {"pointwise, 7x7 map, product cut by rows", 1, 300, 200, 7, 7, 1, 1, 0, 1, 1},
     // Stride 1 on maps at most 1/8 narrower than the padded input: read
     // from it in place, the epilogue run on each block at the padded width.
-    {"read from the padded input, one product cut by columns mid-row", 1, 64, 8, 32, 29, 3, 1, 1, 1, 1},
+    {"read from the padded input, one product cut by columns mid-row", 1, 12, 8, 32, 29, 3, 1, 1, 1, 1},
     {"read from the padded input, grouped, dilated, a product per sample", 3, 8, 12, 12, 36, 3, 1, 2, 2, 2},
     {"read from the padded input's phases, stride 2", 2, 6, 8, 20, 27, 3, 2, 1, 1, 1},
-    {"read from the padded input, square", 2, 16, 12, 18, 18, 3, 1, 1, 1, 1},
+    {"read from the padded input, square", 2, 12, 12, 18, 18, 3, 1, 1, 1, 1},
 };
 
 // The batch norm's tensors for `OC` channels, spread so the result crosses
@@ -330,7 +336,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 18 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 20 * 2 * 2 * 4 * 7);
 }
 
 // A convolution read from its padded input whose product would exceed 8 MiB

@@ -1,0 +1,72 @@
+// Direct float32 convolution over channel blocks (conv2d.cpp calls it for
+// NCHW convolutions with a spatial kernel, one group, no dilation, stride 1
+// or 2). No im2col and no packing of its columns: where the output has few
+// channels (DenseNet's 32, ResNet's 64 at 56x56) the matrix product packed
+// each input value nine times (once per tap of a 3x3 kernel) for only a
+// few 6-row tiles to read, and that packing, not the multiply-adds, was the
+// gap to ONNX Runtime's blocked kernel.
+//
+//   1. The input is copied once into blocks of eight channels, each a
+//      zero-bordered plane whose pixels hold their eight channels' values
+//      side by side ([C/8][H + 2 pad][W + 2 pad][8]); the weights into
+//      blocks of 16 output channels, [OC/16][C/8][KH][KW][8][16]: for one
+//      input channel and tap, the 16 output channels' weights are one pair
+//      of AVX2 vectors.
+//   2. A tile is 6 output pixels x 16 output channels in twelve 8-float
+//      accumulators. Per (input channel, tap): the two weight vectors are
+//      loaded, each of the six pixels' input value is broadcast, twelve
+//      fused multiply-adds (the 6x16 shape of sgemm.cpp's micro-kernel,
+//      with the roles turned: the weights are the packed operand, the
+//      input is read in place). Along a kernel row, the taps' input values
+//      (8 channels x KW taps) are contiguous, so that loop has one counter.
+//   3. The input channels run in chunks of 16 whose weights (9 KiB for
+//      3x3) stay in L1 while every tile of a block of pixels uses them; a
+//      tile's partial sums wait in a small buffer between chunks.
+//   4. The block's sums are transposed back into the NCHW output, eight
+//      pixels x eight channels at a time, and the caller's epilogue (bias,
+//      folded batch norm, activation, residual) runs on them while in cache.
+//
+// Launch shape: per sample, threads over (block of about 128 output pixels,
+// 16 output channels) items; the packing spreads over threads too. Bytes
+// per output element: the input read from memory once per output channel
+// block (4 * stride^2 * C / 16 per element and block, mostly from L2), the
+// packed input's values broadcast from L1 KH*KW*C times; the output
+// written once. Flops: 2*C*KH*KW per output element.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor.h"
+#include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/sgemm.h"
+
+namespace ember {
+
+// True where DirectConv2d runs g and is the faster path: an AVX2/FMA build,
+// one group, no dilation, stride 1 or 2 in both directions, a kernel of at
+// least 2x2, at least 16 input channels, and weights small enough that
+// packing them per call costs little next to the product (at most 64K
+// values, or 512K with at least 392 output pixels: ResNet's 3x3 layers of
+// 256 and 512 channels on 14x14 and 7x7 maps stay with the matrix product,
+// which reads its weights in place).
+bool conv2d_direct_applies(const ConvGeometry& g);
+
+// The weights of one convolution, packed once per call; forward() then runs
+// each sample.
+class DirectConv2d {
+ public:
+  DirectConv2d(const float* weight, const ConvGeometry& g);
+
+  // y[OC][OH*OW] = conv(x[C][H][W]) for one sample. `finish`, if given, runs
+  // on each block of y as it becomes final: rows are output channels,
+  // columns output pixels (row0, col0: the block's first channel and pixel;
+  // block points at y[row0][col0]; row stride OH*OW).
+  void forward(const float* x, float* y, const SgemmEpilogue* finish) const;
+
+ private:
+  ConvGeometry g_;
+  int64_t in_blocks_ = 0, out_blocks_ = 0, padded_h_ = 0, padded_w_ = 0;
+  Tensor packed_weight_;
+};
+
+}  // namespace ember
