@@ -32,6 +32,7 @@ TEST(Conv2d, StridePaddingDilationBias) {
   check_conv({3, 2, 7, 6}, {3, 2, 2, 3}, true, {1, 2}, {0, 1}, {1, 1}, 1);   // rectangular kernel
   check_conv({2, 8, 6, 6}, {16, 8, 1, 1}, false, {1, 1}, {0, 0}, {1, 1}, 1);  // pointwise
   check_conv({2, 8, 7, 7}, {16, 8, 1, 1}, false, {2, 2}, {0, 0}, {1, 1}, 1);  // strided 1x1 (ResNet downsample)
+  check_conv({1, 12, 9, 9}, {16, 12, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 1);  // one block: im2col over threads by channel
 }
 
 // Shapes large enough for every path of the float32 GEMM (kernels/cpu/sgemm.cpp)
