@@ -10,8 +10,8 @@
 // zero-padded copy of the input, split into phases by the stride
 // (reads_padded_input). On the float32 kernel, the forward of a spatial
 // convolution with at least 16 input channels and small weights (DenseNet's
-// 3x3 layers, ResNet's up to 256 channels) skips the product altogether:
-// conv2d_direct.cpp. Depthwise convolutions (one input channel
+// 3x3 layers, ResNet's up to 128 channels, and ResNet's RGB 7x7 stem) skips
+// the product altogether: conv2d_direct.cpp. Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
 // The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)

@@ -6,12 +6,12 @@
 // few 6-row tiles to read, and that packing, not the multiply-adds, was the
 // gap to ONNX Runtime's blocked kernel.
 //
-//   1. The input is copied once into blocks of eight channels, each a
-//      zero-bordered plane whose pixels hold their eight channels' values
-//      side by side ([C/8][H + 2 pad][W + 2 pad][8]); the weights into
-//      blocks of 16 output channels, [OC/16][C/8][KH][KW][8][16]: for one
-//      input channel and tap, the 16 output channels' weights are one pair
-//      of AVX2 vectors.
+//   1. The input is copied once into blocks of eight channels (or one block
+//      of all of them, under eight), each a zero-bordered plane whose pixels
+//      hold their channels' values side by side ([C/8][H + 2 pad][W + 2
+//      pad][8]); the weights into blocks of 16 output channels,
+//      [OC/16][C/8][KH][KW][8][16]: for one input channel and tap, the 16
+//      output channels' weights are one pair of AVX2 vectors.
 //   2. A tile is 6 output pixels x 16 output channels in twelve 8-float
 //      accumulators. Per (input channel, tap): the two weight vectors are
 //      loaded, each of the six pixels' input value is broadcast, twelve
@@ -28,10 +28,10 @@
 //
 // Launch shape: per sample, threads over (block of about 128 output pixels,
 // 16 output channels) items; the packing spreads over threads too. Bytes
-// per output element: the input read from memory once per output channel
-// block (4 * stride^2 * C / 16 per element and block, mostly from L2), the
-// packed input's values broadcast from L1 KH*KW*C times; the output
-// written once. Flops: 2*C*KH*KW per output element.
+// per output element: the packed input's copy, 8 * C * stride^2 / OC
+// (read and written once per call), then 4 written; the KH*KW*C input
+// values each element needs are broadcast from L1 and L2. Flops: 2*C*KH*KW
+// per output element.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +44,12 @@ namespace ember {
 
 // True where DirectConv2d runs g and is the faster path: an AVX2/FMA build,
 // one group, no dilation, stride 1 or 2 in both directions, a kernel of at
-// least 2x2, at least 16 input channels, and weights small enough that
-// packing them per call costs little next to the product (at most 64K
-// values, or 512K with at least 392 output pixels: ResNet's 3x3 layers of
-// 256 and 512 channels on 14x14 and 7x7 maps stay with the matrix product,
-// which reads its weights in place).
+// least 2x2; at least 16 input channels, or up to 8 in one block with at
+// least 64 weights per output channel (an RGB 7x7 stem); and weights small
+// enough that packing them per call costs little next to the product (at
+// most 64K values, or 512K with at least 392 output pixels: ResNet's 3x3
+// layers of 256 and 512 channels on 14x14 and 7x7 maps stay with the
+// matrix product, which reads its weights in place).
 bool conv2d_direct_applies(const ConvGeometry& g);
 
 // The weights of one convolution, packed once per call; forward() then runs
@@ -65,6 +66,7 @@ class DirectConv2d {
 
  private:
   ConvGeometry g_;
+  int64_t in_block_ = 0;  // input channels per block: 8, or all of them under 8
   int64_t in_blocks_ = 0, out_blocks_ = 0, padded_h_ = 0, padded_w_ = 0;
   Tensor packed_weight_;
 };

@@ -107,8 +107,9 @@ TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
 // whole and partial blocks of 8 input and 16 output channels (20 = 16 + 4,
 // 40 = 16 + 16 + 8, 9 and 8 under one vector of 8 plus a remainder), tiles
 // of 1 to 6 pixels, several blocks of up to 128 output pixels, stride 2 at
-// odd and even widths, 2x2, 5x5 and 7x7 kernels, padding different in each
-// direction or none, a 1x1 map, batch 2.
+// odd and even widths, 2x2, 4x4, 5x5 and 7x7 kernels, padding different in
+// each direction or none, a 1x1 map, batch 2; under 8 input channels, one
+// block of all of them (an RGB stem).
 TEST(Conv2d, DirectOverChannelBlocks) {
   struct Case {
     Shape x, w;
@@ -125,6 +126,8 @@ TEST(Conv2d, DirectOverChannelBlocks) {
       {{1, 16, 6, 6}, {16, 16, 2, 2}, false, {2, 2}, {0, 0}},
       {{1, 16, 1, 1}, {16, 16, 3, 3}, true, {1, 1}, {1, 1}},    // 1x1 map
       {{1, 16, 23, 20}, {16, 16, 7, 7}, false, {2, 2}, {3, 3}},
+      {{1, 3, 29, 26}, {20, 3, 7, 7}, true, {2, 2}, {3, 3}},     // RGB stem: one block of 3 channels
+      {{2, 5, 12, 13}, {16, 5, 4, 4}, false, {1, 1}, {1, 2}},    // one block of 5
   };
   for (const Case& c : cases) {
     if (sgemm_available()) {  // the path this test is for
@@ -138,11 +141,17 @@ TEST(Conv2d, DirectOverChannelBlocks) {
     check_conv(c.x, c.w, c.bias, c.stride, c.pad, {1, 1}, 1);
   }
   // ResNet's 3x3 convolutions of 512 channels on a 7x7 map stay with the
-  // matrix product, which reads its 2.4M weights in place.
-  Tensor x = zeros({1, 512, 7, 7}), w = zeros({512, 512, 3, 3}), y = zeros({1, 512, 7, 7});
+  // matrix product, which reads its 2.4M weights in place, and so does
+  // MobileNetV2's RGB 3x3 stem (27 weights per output channel).
   Conv2dParams p;
   p.pad_h = p.pad_w = 1;
-  EXPECT_FALSE(conv2d_direct_applies(ConvGeometry(x, w, y, p)));
+  auto applies = [&](const Shape& x, const Shape& w, const Shape& y) {
+    return conv2d_direct_applies(ConvGeometry(zeros(x), zeros(w), zeros(y), p));
+  };
+  EXPECT_FALSE(applies({1, 512, 7, 7}, {512, 512, 3, 3}, {1, 512, 7, 7}));
+  p.stride_h = p.stride_w = 2;
+  EXPECT_FALSE(applies({1, 3, 32, 32}, {32, 3, 3, 3}, {1, 32, 16, 16}));
+  EXPECT_TRUE(applies({1, 3, 32, 32}, {64, 3, 7, 7}, {1, 64, 16, 16}) || !sgemm_available());
 }
 
 TEST(Conv2d, GroupsAndDepthwise) {
