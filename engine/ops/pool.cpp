@@ -52,20 +52,28 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
-std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kernel, Pair stride, Pair padding,
-                                                  Pair dilation, bool ceil_mode) {
+namespace {
+
+// max_pool2d_with_indices, or, with `want_indices` false and no backward to
+// record, the values alone on the CPU (undefined indices: the kernel skips
+// the argmax, most of its work).
+std::pair<Tensor, Tensor> max_pool2d_impl(const Tensor& x_in, Pair kernel, Pair stride, Pair padding, Pair dilation,
+                                          bool ceil_mode, bool want_indices) {
   if (x_in.defined() && x_in.dim() == 3) {
-    auto [v, i] = max_pool2d_with_indices(x_in.unsqueeze(0), kernel, stride, padding, dilation, ceil_mode);
-    return {v.squeeze(0), i.squeeze(0)};
+    auto [v, i] = max_pool2d_impl(x_in.unsqueeze(0), kernel, stride, padding, dilation, ceil_mode, want_indices);
+    return {v.squeeze(0), i.defined() ? i.squeeze(0) : i};
   }
   Pool2dParams p = make_params(kernel, stride, padding, dilation, ceil_mode);
   Tensor x = prepare(x_in, p, "max_pool2d");
   Shape shape = output_shape(x, p, "max_pool2d");
   const MemoryFormat format = suggest_memory_format(x);
   Tensor out = empty(shape, TensorOptions(x.dtype(), x.device()), format);
-  Tensor indices = empty(shape, TensorOptions(DType::Int64, x.device()), format);
+  const bool backward = any_requires_grad({x_in});
+  Tensor indices;
+  if (want_indices || backward || x.device().type != DeviceType::CPU)
+    indices = empty(shape, TensorOptions(DType::Int64, x.device()), format);
   if (out.numel() > 0) backend(x.device()).max_pool2d_forward(out, indices, x, p);
-  if (any_requires_grad({x_in})) {
+  if (backward) {
     record("MaxPool2dBackward", out, {x_in}, [in_shape = x.shape(), indices, format](const Tensor& g, const NeedsGrad&) {
       Tensor gx = empty(in_shape, TensorOptions(g.dtype(), g.device()), format);
       if (gx.numel() > 0) backend(g.device()).max_pool2d_backward(gx, g.contiguous(format), indices);
@@ -75,8 +83,15 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kerne
   return {out, indices};
 }
 
+}  // namespace
+
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x_in, Pair kernel, Pair stride, Pair padding,
+                                                  Pair dilation, bool ceil_mode) {
+  return max_pool2d_impl(x_in, kernel, stride, padding, dilation, ceil_mode, true);
+}
+
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, Pair dilation, bool ceil_mode) {
-  return max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode).first;
+  return max_pool2d_impl(x, kernel, stride, padding, dilation, ceil_mode, false).first;
 }
 
 Tensor avg_pool2d(const Tensor& x_in, Pair kernel, Pair stride, Pair padding, bool ceil_mode, bool count_include_pad,

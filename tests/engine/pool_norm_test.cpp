@@ -46,6 +46,42 @@ TEST(Pooling, MaxPoolInteriorTiesAndNaN) {
            with_indices({3, 3}, {2, 2}, {1, 1}, {1, 1}));
 }
 
+// Without a backward to record (inputs that need no gradient) the CPU
+// computes a float32 max pooling's values alone (max_pool_values_plane):
+// stride 1, 2 (the row split into even and odd columns, vector steps and
+// a scalar tail) and 3 (column by column), different strides and kernels
+// per direction, padding, ceil mode's overhanging last window, NaNs (which
+// win) and -inf; dilated and float64 poolings compute their indices and
+// drop them. The values equal the indices path's bit for bit.
+TEST(Pooling, MaxPoolValuesWithoutIndices) {
+  auto pool = [](Pair k, Pair st, Pair pad, Pair dil = {1, 1}, bool ceil = false) {
+    return [=](const Inputs& x) { return max_pool2d(x[0], k, st, pad, dil, ceil); };
+  };
+  check_op({in::no_grad(in::randn({1, 2, 20, 41}))}, "F.max_pool2d(a, 3, 2, 1)", pool({3, 3}, {2, 2}, {1, 1}));
+  check_op({in::no_grad(in::randn({2, 3, 12, 33}))}, "F.max_pool2d(a, 3, 1, 1)", pool({3, 3}, {1, 1}, {1, 1}));
+  check_op({in::no_grad(in::randn({1, 3, 10, 7}))}, "F.max_pool2d(a, 2)", pool({2, 2}, {2, 2}, {0, 0}));
+  check_op({in::no_grad(in::randn({2, 2, 9, 10}))}, "F.max_pool2d(a, 3, 2, ceil_mode=True)",
+           pool({3, 3}, {2, 2}, {0, 0}, {1, 1}, true));
+  check_op({in::no_grad(in::randn({1, 2, 17, 23}))}, "F.max_pool2d(a, 5, 3, 2)", pool({5, 5}, {3, 3}, {2, 2}));
+  check_op({in::no_grad(in::randn({1, 2, 11, 37}))}, "F.max_pool2d(a, (2, 4), (1, 2), (1, 2))",
+           pool({2, 4}, {1, 2}, {1, 2}));
+  check_op({in::no_grad(in::randn({1, 2, 11, 11}))}, "F.max_pool2d(a, 3, 1, 1, dilation=2)",
+           pool({3, 3}, {1, 1}, {1, 1}, {2, 2}));
+  check_op({in::no_grad(in::randn({1, 2, 9, 9}, DType::Float64))}, "F.max_pool2d(a, 3, 2, 1)",
+           pool({3, 3}, {2, 2}, {1, 1}));
+  std::vector<float> v(2 * 9 * 40);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 37) % 11) - 5.0f;
+  for (size_t i : {40, 41, 100, 133, 200, 500}) v[i] = NAN;
+  for (size_t i : {3, 4, 5, 43, 44, 45, 83, 84, 85, 600}) v[i] = -INFINITY;
+  check_op({in::given(from_vector(v, {1, 2, 9, 40}))}, "F.max_pool2d(a, 3, 2, 1)", pool({3, 3}, {2, 2}, {1, 1}));
+  check_op({in::given(from_vector(v, {1, 2, 9, 40}))}, "F.max_pool2d(a, 3, 1, 1)", pool({3, 3}, {1, 1}, {1, 1}));
+  manual_seed(2);
+  Tensor x = randn({2, 4, 57, 61});
+  Tensor values = max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+  Tensor with_indices = max_pool2d_with_indices(x, {3, 3}, {2, 2}, {1, 1}).first;
+  EXPECT_EQ(max(abs(values - with_indices)).item<double>(), 0.0);
+}
+
 // DenseNet's transition pooling (2x2, stride 2, unpadded) on float32 has a
 // path of its own: eight outputs per vector step and a scalar tail, odd
 // sizes dropping the last row and column. Each window summed in window
