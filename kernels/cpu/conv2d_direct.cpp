@@ -92,7 +92,7 @@ void pack_weights(const float* w, const ConvGeometry& g, int64_t block, int64_t 
       const int64_t oc_count = std::min(kOutBlock, g.OC - ob * kOutBlock), c_count = std::min(block, g.C - cb * block);
       float* dst = out + i * block_size;
       const float* src = w + ob * kOutBlock * row + cb * block * taps;
-      // Value (ci, t) of output channel o: dst[(t * 8 + ci) * 16 + o].
+      // Value (ci, t) of output channel o: dst[(t * block + ci) * 16 + o].
       auto put = [&](int64_t col, int64_t o) { return dst + ((col % taps) * block + col / taps) * kOutBlock + o; };
       if (oc_count == kOutBlock && c_count == kInBlock) {
         for (int64_t half = 0; half < kOutBlock; half += 8) {
