@@ -220,8 +220,8 @@ class Backend {
 
   // --- Pooling (NCHW) ---
   // indices: int64, the argmax's flat position h * W + w within its plane;
-  // undefined when no backward will read them (inference), which a backend
-  // may use to skip them (the CPU's does).
+  // on the CPU, undefined when no backward will read them (inference): the
+  // CPU then computes the values alone. Other devices always get them.
   virtual void max_pool2d_forward(const Tensor& out, const Tensor& indices, const Tensor& input,
                                   const Pool2dParams& p) = 0;
   virtual void max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_out, const Tensor& indices) = 0;

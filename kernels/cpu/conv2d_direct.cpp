@@ -180,21 +180,21 @@ DirectConv2d::DirectConv2d(const float* weight, const ConvGeometry& g)
   const TensorOptions f32(DType::Float32, Device(DeviceType::CPU));
   packed_weight_ = empty({out_blocks_ * in_blocks_ * g.KH * g.KW * in_block_ * kOutBlock}, f32);
   pack_weights(weight, g, in_block_, in_blocks_, out_blocks_, static_cast<float*>(packed_weight_.data_ptr()));
+  const int64_t ohw = g.OH * g.OW, row_stride = padded_w_ * in_block_;
+  offsets_.resize(static_cast<size_t>(ohw));
+  for (int64_t i = 0; i < ohw; ++i)
+    offsets_[static_cast<size_t>(i)] = (i / g.OW * row_stride + i % g.OW * in_block_) * g.p.stride_h;
 }
 
 void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish) const {
   const ConvGeometry& g = g_;
-  const int64_t stride = g.p.stride_h, block_stride = padded_h_ * padded_w_ * in_block_;
+  const int64_t block_stride = padded_h_ * padded_w_ * in_block_;
   const int64_t row_stride = padded_w_ * in_block_, ohw = g.OH * g.OW, row_values = g.KW * in_block_;
   const int64_t weights_per_block = g.KH * g.KW * in_block_ * kOutBlock;
   const TensorOptions f32(DType::Float32, Device(DeviceType::CPU));
   const Tensor packed_input = empty({in_blocks_ * block_stride}, f32);  // every value written
   const float* in = static_cast<const float*>(packed_input.data_ptr());
   pack_input(x, g, in_block_, in_blocks_, padded_h_, padded_w_, static_cast<float*>(packed_input.data_ptr()));
-  // Where each output pixel's window starts in a block of the packed input.
-  std::vector<int64_t> offsets(static_cast<size_t>(ohw));
-  for (int64_t i = 0; i < ohw; ++i)
-    offsets[static_cast<size_t>(i)] = (i / g.OW * row_stride + i % g.OW * in_block_) * stride;
   const float* packed_w = static_cast<const float*>(packed_weight_.data_ptr());
   const int64_t pixel_blocks = (ohw + kBlockPixels - 1) / kBlockPixels;
   parallel_for(pixel_blocks * out_blocks_, 1, [&](int64_t i0, int64_t i1) {
@@ -211,7 +211,7 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
         // Tiles of 5 or 6 pixels rather than 6s and a short last one.
         for (int64_t t = 0, q = 0; t < tiles; ++t) {
           const int64_t width = pixels * (t + 1) / tiles - q;
-          tile_of(width, in + cb * block_stride, offsets.data() + p0 + q, block_stride, row_stride, weights, blocks,
+          tile_of(width, in + cb * block_stride, offsets_.data() + p0 + q, block_stride, row_stride, weights, blocks,
                   g.KH, row_values, sums + q * kOutBlock, cb == 0);
           q += width;
         }

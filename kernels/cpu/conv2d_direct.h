@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/tensor.h"
 #include "kernels/cpu/conv_geometry.h"
@@ -69,6 +70,7 @@ class DirectConv2d {
   int64_t in_block_ = 0;  // input channels per block: 8, or all of them under 8
   int64_t in_blocks_ = 0, out_blocks_ = 0, padded_h_ = 0, padded_w_ = 0;
   Tensor packed_weight_;
+  std::vector<int64_t> offsets_;  // where each output pixel's window starts in a block of the packed input
 };
 
 }  // namespace ember
