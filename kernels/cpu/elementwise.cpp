@@ -28,7 +28,13 @@ bool unary_vectorised(const Tensor& out, const Tensor& in, UnaryOp op) {
     Eigen::Map<const Eigen::ArrayXf> a(x + begin, end - begin);
     Eigen::Map<Eigen::ArrayXf> r(y + begin, end - begin);
     switch (op) {
-      case UnaryOp::Exp: r = a.exp(); break;
+      case UnaryOp::Exp:
+        r = a.exp();
+        // Eigen 3.4's AVX-512 exp overflows to inf from x = 88.38 on, where
+        // the float result is finite up to 88.72: those few go to libm.
+        for (int64_t i = begin; i < end; ++i)
+          if (x[i] > 88.0f) y[i] = std::exp(x[i]);
+        break;
       case UnaryOp::Tanh: r = a.tanh(); break;
       case UnaryOp::Sigmoid: sigmoid_span(x + begin, y + begin, end - begin); break;
       default: silu_span(x + begin, y + begin, end - begin); break;
