@@ -20,7 +20,11 @@ namespace {
 
 constexpr int64_t kInBlock = 8;         // input channels per block (fewer when the input has fewer)
 constexpr int64_t kOutBlock = 16;       // output channels per tile: two vectors
-constexpr int64_t kTile = 6;            // output pixels per tile: 12 accumulators
+#if defined(__AVX512F__)
+constexpr int64_t kTile = 12;           // output pixels per tile: 12 accumulators of 16 floats
+#else
+constexpr int64_t kTile = 6;            // output pixels per tile: 12 accumulators of 8 floats
+#endif
 constexpr int64_t kChunk = 2;           // input channel blocks per pass over a pixel block
 constexpr int64_t kBlockPixels = 128;   // output pixels per work item
 
@@ -35,6 +39,27 @@ template <int P>
 [[gnu::always_inline]] inline void tile(const float* in, const int64_t* offsets, int64_t block_stride,
                                         int64_t row_stride, const float* weights, int64_t blocks, int64_t KH,
                                         int64_t row_values, float* sums, bool first) {
+#if defined(__AVX512F__)
+  // With AVX-512 the 16 output channels are one register, so a tile holds
+  // up to 12 pixels in its twelve accumulators: per (input channel, tap)
+  // one weight load, P broadcasts, P fused multiply-adds. The same chains
+  // as with two 8-float registers: the same bits.
+  __m512 acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(sums + p * kOutBlock);
+  const float* pixel[P];
+  for (int p = 0; p < P; ++p) pixel[p] = in + offsets[p];
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t ki = 0; ki < KH; ++ki, weights += row_values * kOutBlock) {
+      const int64_t base = b * block_stride + ki * row_stride;
+#pragma GCC unroll 4
+      for (int64_t t = 0; t < row_values; ++t) {
+        const __m512 w = _mm512_loadu_ps(weights + t * kOutBlock);
+        for (int p = 0; p < P; ++p) acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(pixel[p][base + t]), w, acc[p]);
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p) _mm512_storeu_ps(sums + p * kOutBlock, acc[p]);
+#else
   __m256 acc[P][2];
   for (int p = 0; p < P; ++p) {
     acc[p][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(sums + p * kOutBlock);
@@ -63,18 +88,27 @@ template <int P>
     _mm256_storeu_ps(sums + p * kOutBlock, acc[p][0]);
     _mm256_storeu_ps(sums + p * kOutBlock + 8, acc[p][1]);
   }
+#endif
 }
 
 void tile_of(int64_t pixels, const float* in, const int64_t* offsets, int64_t block_stride, int64_t row_stride,
              const float* weights, int64_t blocks, int64_t KH, int64_t row_values, float* sums, bool first) {
   switch (pixels) {
+#if defined(__AVX512F__)
+    case 12: return tile<12>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+    case 11: return tile<11>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+    case 10: return tile<10>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+    case 9: return tile<9>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+    case 8: return tile<8>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+    case 7: return tile<7>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
+#endif
     case 6: return tile<6>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
     case 5: return tile<5>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
     case 4: return tile<4>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
     case 3: return tile<3>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
     case 2: return tile<2>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
     case 1: return tile<1>(in, offsets, block_stride, row_stride, weights, blocks, KH, row_values, sums, first);
-    default: throw std::logic_error("conv2d_direct: a tile has 1 to 6 pixels");
+    default: throw std::logic_error("conv2d_direct: a tile has 1 to kTile pixels");
   }
 }
 
@@ -208,7 +242,7 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
       for (int64_t cb = 0; cb < in_blocks_; cb += kChunk) {
         const int64_t blocks = std::min(kChunk, in_blocks_ - cb);
         const float* weights = packed_w + (ob * in_blocks_ + cb) * weights_per_block;
-        // Tiles of 5 or 6 pixels rather than 6s and a short last one.
+        // Tiles of kTile - 1 or kTile pixels rather than whole ones and a short last one.
         for (int64_t t = 0, q = 0; t < tiles; ++t) {
           const int64_t width = pixels * (t + 1) / tiles - q;
           tile_of(width, in + cb * block_stride, offsets_.data() + p0 + q, block_stride, row_stride, weights, blocks,

@@ -19,6 +19,9 @@
 //      with the roles turned: the weights are the packed operand, the
 //      input is read in place). Along a kernel row, the taps' input values
 //      (8 channels x KW taps) are contiguous, so that loop has one counter.
+//      With AVX-512 the 16 output channels are one 16-float register and a
+//      tile is 12 pixels: one weight load, twelve broadcasts, twelve fused
+//      multiply-adds of twice the width.
 //   3. The input channels run in chunks of 16 whose weights (9 KiB for
 //      3x3) stay in L1 while every tile of a block of pixels uses them; a
 //      tile's partial sums wait in a small buffer between chunks.

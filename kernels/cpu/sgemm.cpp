@@ -2,6 +2,7 @@
 //
 //   for each 512-column block of C:
 //     for each 256-deep slice of K:          pack B's slice into 16-column panels
+//                                            (at most 96 rows of C: read in place)
 //       for each 72-row block of A:          pack it into 6-row panels (a transposed A
 //                                            only; a row-major A is read in place)
 //         for each 16-column panel of B:
@@ -49,6 +50,7 @@ namespace {
 
 constexpr int64_t MR = 6, NR = 16;                 // micro-tile of C
 constexpr int64_t KC = 256, MC = 72, NC = 512;     // cache blocks (MC is a multiple of MR, NC of NR)
+constexpr int64_t kMaxRowsReadingBInPlace = 96;    // see sgemm_serial
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -143,14 +145,33 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // (a_row = its row stride, a_step = 1). B's 16 values for step k are at
 // b + 16 k (a packed panel).
 [[gnu::always_inline]] inline void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
-                                                const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr,
-                                                bool accumulate) {
+                                                const float* b, int64_t b_step, MutableFloatMatrix c, int64_t mr,
+                                                int64_t nr, bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
+#if defined(__AVX512F__)
+  // One 16-float register per row (the same lanes, the same chains).
+  __m512 acc[MR];
+  for (auto& r : acc) r = _mm512_setzero_ps();
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
+    const __m512 bv = _mm512_loadu_ps(b);
+    for (int64_t i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(rows[i][ak]), bv, acc[i]);
+  }
+  if (mr == MR && nr == NR && c.col_stride == 1) {
+    for (int64_t i = 0; i < MR; ++i) {
+      float* ci = c.data + i * c.row_stride;
+      _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(acc[i], _mm512_loadu_ps(ci)) : acc[i]);
+    }
+    return;
+  }
+  alignas(64) float tile[MR][NR];
+  for (int64_t i = 0; i < MR; ++i) _mm512_store_ps(tile[i], acc[i]);
+  store_tile(tile[0], NR, c, mr, nr, accumulate);
+#else
   __m256 acc[MR][2];
   for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
       const __m256 x = _mm256_broadcast_ss(rows[i] + ak);
@@ -177,7 +198,84 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
     _mm256_store_ps(tile[i] + 8, acc[i][1]);
   }
   store_tile(tile[0], NR, c, mr, nr, accumulate);
+#endif
 }
+
+#if defined(__AVX512F__)
+// With AVX-512: a 6x32 tile over two neighbouring 16-column panels, one
+// 16-float register per panel and row (twelve accumulators, as in
+// micro_kernel, with twice the lanes). Per step along K: two loads of B,
+// six broadcasts of A, twelve fused multiply-adds of 16 lanes. The panels'
+// layout is micro_kernel's, and each element is the same single chain of
+// fused multiply-adds over k, so the bits do not depend on which kernel
+// computed it. b0 and b1: the two panels' values for k = 0, each advancing
+// by b_step per k.
+constexpr bool kPanelPairs = true;
+
+[[gnu::always_inline]] inline void micro_kernel_pair(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
+                                                     const float* b0, const float* b1, int64_t b_step,
+                                                     MutableFloatMatrix c, int64_t mr, bool accumulate) {
+  const float* rows[MR];
+  for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
+  __m512 acc[MR][2];
+  for (auto& r : acc) r[0] = r[1] = _mm512_setzero_ps();
+  for (int64_t k = 0, ak = 0, bk = 0; k < kc; ++k, ak += a_step, bk += b_step) {
+    const __m512 lo = _mm512_loadu_ps(b0 + bk), hi = _mm512_loadu_ps(b1 + bk);
+    for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
+      const __m512 x = _mm512_set1_ps(rows[i][ak]);
+      acc[i][0] = _mm512_fmadd_ps(x, lo, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, hi, acc[i][1]);
+    }
+  }
+  if (mr == MR && c.col_stride == 1) {
+    for (int64_t i = 0; i < MR; ++i) {
+      float* ci = c.data + i * c.row_stride;
+      __m512 lo = acc[i][0], hi = acc[i][1];
+      if (accumulate) {
+        lo = _mm512_add_ps(lo, _mm512_loadu_ps(ci));
+        hi = _mm512_add_ps(hi, _mm512_loadu_ps(ci + NR));
+      }
+      _mm512_storeu_ps(ci, lo);
+      _mm512_storeu_ps(ci + NR, hi);
+    }
+    return;
+  }
+  alignas(64) float tile[MR][2 * NR];
+  for (int64_t i = 0; i < MR; ++i) {
+    _mm512_store_ps(tile[i], acc[i][0]);
+    _mm512_store_ps(tile[i] + NR, acc[i][1]);
+  }
+  store_tile(tile[0], 2 * NR, c, mr, 2 * NR, accumulate);
+}
+
+// With AVX-512, a lone 16-column panel (a 7x7 map's third): twelve rows at
+// a time, one 16-float register each, so that twelve independent chains of
+// fused multiply-adds hide the instruction's latency (six, in a 6x16 tile
+// of 16-float registers, would not). rows: the twelve rows of A, each
+// advancing by a_step per k; all twelve are stored.
+[[gnu::always_inline]] inline void micro_kernel_tall(int64_t kc, const float* const* rows, int64_t a_step,
+                                                     const float* b, int64_t b_step, MutableFloatMatrix c,
+                                                     bool accumulate) {
+  __m512 acc[2 * MR];
+  for (auto& r : acc) r = _mm512_setzero_ps();
+  for (int64_t k = 0, ak = 0, bk = 0; k < kc; ++k, ak += a_step, bk += b_step) {
+    const __m512 bv = _mm512_loadu_ps(b + bk);
+    for (int64_t i = 0; i < 2 * MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(rows[i][ak]), bv, acc[i]);
+  }
+  if (c.col_stride == 1) {
+    for (int64_t i = 0; i < 2 * MR; ++i) {
+      float* ci = c.data + i * c.row_stride;
+      _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(acc[i], _mm512_loadu_ps(ci)) : acc[i]);
+    }
+    return;
+  }
+  alignas(64) float tile[2 * MR][NR];
+  for (int64_t i = 0; i < 2 * MR; ++i) _mm512_store_ps(tile[i], acc[i]);
+  store_tile(tile[0], NR, c, 2 * MR, NR, accumulate);
+}
+#else
+constexpr bool kPanelPairs = false;
+#endif
 
 // The same product for a last panel of at most 8 columns (a 7x7 map's 49 =
 // 3 x 16 + 1, a 98-column block's 2): twelve rows of A against 8 columns,
@@ -188,11 +286,11 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // then added to C, exactly as in micro_kernel: a column gives the same bits
 // whichever panel it falls in (so, for a convolution, whatever the batch).
 [[gnu::always_inline]] inline void micro_kernel_narrow(int64_t kc, const float* const* rows, int64_t a_step,
-                                                       const float* b, MutableFloatMatrix c, int64_t mr, int64_t nr,
-                                                       bool accumulate) {
+                                                       const float* b, int64_t b_step, MutableFloatMatrix c,
+                                                       int64_t mr, int64_t nr, bool accumulate) {
   __m256 acc[2 * MR];
   for (auto& r : acc) r = _mm256_setzero_ps();
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += NR) {  // the first 8 of the panel's 16
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {  // the first 8 of the panel's 16
     const __m256 b0 = _mm256_loadu_ps(b);
     for (int64_t i = 0; i < 2 * MR; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(rows[i] + ak), b0, acc[i]);
   }
@@ -210,9 +308,27 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // panels[p] + 16 k. The first `cols` columns of the tile are stored. The
 // same fused multiply-add chain per element as micro_kernel.
 [[gnu::always_inline]] inline void micro_kernel_short(int64_t kc, const float* const* rows, int64_t a_step,
-                                                      const float* const* panels, MutableFloatMatrix c, int64_t mr,
-                                                      int64_t cols, bool accumulate) {
+                                                      const float* const* panels, int64_t b_step,
+                                                      MutableFloatMatrix c, int64_t mr, int64_t cols,
+                                                      bool accumulate) {
   constexpr int64_t P = 3, W = P * NR;
+#if defined(__AVX512F__)
+  __m512 acc[2][P];  // a 16-float register per row and panel
+  for (auto& r : acc)
+    for (auto& v : r) v = _mm512_setzero_ps();
+  const float *a0 = rows[0], *a1 = rows[1];
+  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step) {
+    const __m512 x0 = _mm512_set1_ps(a0[ak]), x1 = _mm512_set1_ps(a1[ak]);
+    for (int64_t p = 0; p < P; ++p) {
+      const __m512 b = _mm512_loadu_ps(panels[p] + k * b_step);
+      acc[0][p] = _mm512_fmadd_ps(x0, b, acc[0][p]);
+      acc[1][p] = _mm512_fmadd_ps(x1, b, acc[1][p]);
+    }
+  }
+  alignas(64) float tile[2][W];
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t p = 0; p < P; ++p) _mm512_store_ps(tile[i] + p * NR, acc[i][p]);
+#else
   __m256 acc[2][2 * P];
   for (auto& r : acc)
     for (auto& v : r) v = _mm256_setzero_ps();
@@ -220,7 +336,7 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
   for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step) {
     const __m256 x0 = _mm256_broadcast_ss(a0 + ak), x1 = _mm256_broadcast_ss(a1 + ak);
     for (int64_t v = 0; v < 2 * P; ++v) {  // unrolled: acc stays in registers
-      const __m256 b = _mm256_loadu_ps(panels[v / 2] + k * NR + v % 2 * 8);
+      const __m256 b = _mm256_loadu_ps(panels[v / 2] + k * b_step + v % 2 * 8);
       acc[0][v] = _mm256_fmadd_ps(x0, b, acc[0][v]);
       acc[1][v] = _mm256_fmadd_ps(x1, b, acc[1][v]);
     }
@@ -228,6 +344,7 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
   alignas(32) float tile[2][W];
   for (int64_t i = 0; i < 2; ++i)
     for (int64_t v = 0; v < 2 * P; ++v) _mm256_store_ps(tile[i] + v * 8, acc[i][v]);
+#endif
   store_tile(tile[0], W, c, mr, cols, accumulate);
 }
 
@@ -237,11 +354,19 @@ template <class B>
 void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloatMatrix c,
                   bool accumulate, const SgemmEpilogue* epilogue = nullptr, int64_t row0 = 0, int64_t col0 = 0) {
   // A with contiguous rows is read in place (six row streams); otherwise,
-  // a transpose, it is packed first. B is always packed, even when only a
-  // few rows of C (a DenseNet layer's 32 new channels) share it: read in
-  // place, a panel's 16 floats per k lie a row of B apart, and at 32-64
-  // rows of C that was 1.05-1.4x slower than packing (cold weights, B just
-  // written, as in a convolution).
+  // a transpose, it is packed first. B is packed, except where C has at
+  // most 96 rows and B's rows are contiguous: then each 16-column panel
+  // is read where it lies (its 16 floats per k a row of B apart; the
+  // first tile brings them into L1 for the other 15 at most), and only a
+  // last panel of under 16 columns is packed. There, packing cost more
+  // than it saved: a panel packed was read by at most 16 six-row tiles.
+  // Single convolutions, in place against packed, one and two threads
+  // (an Intel Xeon with AVX-512): MobileNetV2's projections to 16-40
+  // channels 1.3-1.55x, ResNet-50's 256 -> 64 at 56x56 1.19x, 64 and 96
+  // rows over 14x14 to 112x112 maps 1.02-1.15x. Above 96 rows it varied
+  // both ways (512 -> 128 at 28x28: 0.82-0.98x; 1024 -> 256 at 14x14:
+  // 1.02-1.08x). With the AVX2 kernels on the same machine, at most 48
+  // rows: 1.05-1.26x.
   const bool a_direct = a.col_stride == 1;
   // The buffers only grow: resizing one down and up again would zero the
   // regrown part on every call.
@@ -251,12 +376,25 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
   };
   if (!a_direct) at_least(packed_a, MC * KC);
   at_least(packed_b, KC * round_up(std::min(N, NC), NR));
+  // B read in place: see the note above.
+  bool b_in_place = false;
+  int64_t b_row_step = NR;
+  if constexpr (std::is_same_v<B, StridedB>) {
+    b_in_place = b.col_stride == 1 && M <= kMaxRowsReadingBInPlace;
+    b_row_step = b.row_stride;
+  }
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later K slices add to the first's result
-      pack_b(b.columns_from(jc).rows_from(pc), kc, nc, packed_b.data());
+      // In place, only a last panel of under 16 columns is packed (its
+      // rows would be read past their end).
+      const int64_t whole_end = nc / NR * NR;
+      if (!b_in_place)
+        pack_b(b.columns_from(jc).rows_from(pc), kc, nc, packed_b.data());
+      else if (whole_end < nc)
+        pack_b(b.columns_from(jc + whole_end).rows_from(pc), kc, nc - whole_end, packed_b.data());
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
@@ -274,7 +412,12 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
         const int64_t wide_end = last_cols > 0 && last_cols <= NR / 2 ? nc - last_cols : nc;
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min(NR, nc - jr);
-          const float* b_panel = packed_b.data() + jr * kc;
+          // B's 16 values for step k at b_panel + k * b_step.
+          const bool packed_panel = !b_in_place || jr == whole_end;
+          const float* b_panel = !b_in_place ? packed_b.data() + jr * kc
+                                 : packed_panel ? packed_b.data()
+                                                : b.columns_from(jc + jr).rows_from(pc).row(0);
+          const int64_t b_step = packed_panel ? NR : b_row_step;
           auto tile_at = [&](int64_t ir) {
             return MutableFloatMatrix{c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
                                       c.col_stride};
@@ -285,24 +428,50 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
               const int64_t mr = std::min(2 * MR, mc - ir);
               const float* rows[2 * MR];
               for (int64_t i = 0; i < 2 * MR; ++i) rows[i] = a_row(ir + std::min(i, mr - 1));
-              micro_kernel_narrow(kc, rows, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
+              micro_kernel_narrow(kc, rows, a_direct ? 1 : MR, b_panel, b_step, tile_at(ir), mr, nr, add);
             }
             continue;
           }
-          for (int64_t ir = 0; ir < full_rows; ir += MR) {
+          // With AVX-512, an even panel and the whole one after it go
+          // through micro_kernel_pair together (the odd one's tiles are then
+          // done); a lone panel through micro_kernel.
+          const int64_t panel = jr / NR;
+          [[maybe_unused]] const bool pair = kPanelPairs && panel % 2 == 0 && jr + 2 * NR <= nc;
+          const bool paired_before = kPanelPairs && panel % 2 == 1 && nr == NR;
+          for (int64_t ir = 0; ir < full_rows && !paired_before; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
             const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
-            micro_kernel(kc, a_rows, a_direct ? a.row_stride : 1, a_direct ? 1 : MR, b_panel, tile_at(ir), mr, nr, add);
+            const int64_t a_row_step = a_direct ? a.row_stride : 1, a_k_step = a_direct ? 1 : MR;
+#if defined(__AVX512F__)
+            if (pair) {
+              const float* next = b_panel + (packed_panel ? NR * kc : NR);
+              micro_kernel_pair(kc, a_rows, a_row_step, a_k_step, b_panel, next, b_step, tile_at(ir), mr, add);
+              continue;
+            }
+#endif
+#if defined(__AVX512F__)
+            if (nr == NR && ir + 2 * MR <= full_rows) {
+              const float* rows[2 * MR];
+              for (int64_t i = 0; i < 2 * MR; ++i) rows[i] = a_row(ir + i);
+              micro_kernel_tall(kc, rows, a_k_step, b_panel, b_step, tile_at(ir), add);
+              ir += MR;  // twelve rows done
+              continue;
+            }
+#endif
+            micro_kernel(kc, a_rows, a_row_step, a_k_step, b_panel, b_step, tile_at(ir), mr, nr, add);
           }
-          if (full_rows < mc && jr % (3 * NR) == 0) {
+          // In place, a packed last panel goes alone.
+          const int64_t group_end = b_in_place && jr < whole_end ? whole_end : wide_end;
+          if (full_rows < mc && (jr % (3 * NR) == 0 || (b_in_place && jr == whole_end)) && jr < wide_end) {
             // The one or two rows left, against this panel and the next two
             // (those that are not the narrow last panel, which took every row).
-            const int64_t cols = std::min(3 * NR, wide_end - jr), mr = mc - full_rows;
+            const int64_t cols = std::min(3 * NR, group_end - jr), mr = mc - full_rows;
             const float* rows[2];
             for (int64_t i = 0; i < 2; ++i) rows[i] = a_row(full_rows + std::min(i, mr - 1));
             const float* panels[3];
-            for (int64_t p = 0; p < 3; ++p) panels[p] = b_panel + std::min(p, (cols - 1) / NR) * NR * kc;
-            micro_kernel_short(kc, rows, a_direct ? 1 : MR, panels, tile_at(full_rows), mr, cols, add);
+            const int64_t panel_step = packed_panel ? NR * kc : NR;
+            for (int64_t p = 0; p < 3; ++p) panels[p] = b_panel + std::min(p, (cols - 1) / NR) * panel_step;
+            micro_kernel_short(kc, rows, a_direct ? 1 : MR, panels, b_step, tile_at(full_rows), mr, cols, add);
           }
         }
         if (epilogue && pc + kc == K)  // this block of C is final: mc x nc floats, in L2

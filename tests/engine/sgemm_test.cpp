@@ -1,7 +1,8 @@
 // The float32 GEMM behind CPU convolution (kernels/cpu/sgemm.cpp) against a
 // float64 product, on shapes around every block edge (micro-tiles 6x16,
 // 12x8 for a last panel of at most 8 columns, 2x48 for one or two rows left
-// below the 6-row tiles; blocks KC = 256, MC = 72, NC = 512), with transposed operands, a strided
+// below the 6-row tiles; blocks KC = 256, MC = 72, NC = 512; B read in place
+// up to 96 rows of C, packed above), with transposed operands, a strided
 // output, accumulation and both ways of splitting over threads. Every
 // element must be within the standard bound of a float32 dot product,
 // |c - exact| <= 2 K u (|A| |B|) with u = 2^-24, of the exact value.
@@ -66,7 +67,7 @@ TEST(Sgemm, BlockEdgesTransposesAndAccumulation) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel (Eigen does the products)";
   set_num_threads(1);
   uint32_t seed = 1;
-  for (int64_t M : {1, 2, 5, 6, 7, 8, 13, 72, 73, 74, 150})
+  for (int64_t M : {1, 2, 5, 6, 7, 8, 13, 44, 72, 73, 74, 96, 97, 150})
     for (int64_t N : {1, 8, 9, 15, 16, 17, 24, 49, 513})
       for (int64_t K : {1, 7, 256, 257, 600}) {
         check({M, N, K, false, false, false}, seed++);
@@ -97,13 +98,14 @@ TEST(Sgemm, SplitOverThreads) {
 // output pixel must not depend on how many columns (samples, rows of the
 // map) share its product. Products of 31 x 17 (a row and a column left
 // over), 32 x 41 (two rows over three panels, the last 9 columns wide) and
-// 2 x 60 against the same elements of a 36 x 64 product, whose tiles are
+// 2 x 60 against the same elements of a 102 x 64 product, whose tiles are
 // all whole; plain and accumulating, A read in place and packed
-// (transposed), over K slices.
+// (transposed), over K slices. The parts (at most 96 rows) read B in
+// place, the whole product packs it: the same bits either way.
 TEST(Sgemm, EdgeTilesMatchWholeTilesBitwise) {
   if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
   set_num_threads(1);
-  const int64_t M = 36, K = 300, N = 64;
+  const int64_t M = 102, K = 300, N = 64;
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N)), start(static_cast<size_t>(M * N));
