@@ -69,7 +69,10 @@ OptimizerParam fused_entry(const Tensor& p, const Tensor& g, std::initializer_li
   return e;
 }
 
-// Calls step(backend, batch) once per device, with that device's entries.
+// Calls step(backend, batch) once per device, with that device's entries,
+// and records each parameter as written in place, as the unfused path's
+// tensor ops and PyTorch's optimizers do (autograd's version check sees a
+// parameter a retained graph saved and a step then changed).
 template <class Step>
 void for_each_device(const std::vector<OptimizerParam>& params, Step&& step) {
   std::vector<bool> done(params.size(), false);
@@ -84,6 +87,7 @@ void for_each_device(const std::vector<OptimizerParam>& params, Step&& step) {
       done[j] = true;
     }
     step(backend(device), batch);
+    for (const OptimizerParam& e : batch) mark_written(e.param);
   }
 }
 

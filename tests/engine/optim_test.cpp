@@ -164,6 +164,30 @@ TEST(Optimizers, ParamGroupsHaveTheirOwnRates) {
   EXPECT_FLOAT_EQ(b.to_vector<float>()[0], -1.0f);
 }
 
+// A step writes its parameters in place, so it bumps their version, as
+// PyTorch's optimizers do: a graph that saved a parameter and is run again
+// after a step says so instead of using the new values. Fused (float32) and
+// unfused (float16 through the tensor ops) steps alike.
+TEST(Optimizers, StepsMarkTheirParametersWritten) {
+  for (DType dtype : {DType::Float32, DType::Float16}) {
+    for (bool adam : {false, true}) {
+      Tensor p = randn({3, 4}).to(dtype).requires_grad_();
+      std::unique_ptr<Optimizer> opt;
+      if (adam) {
+        opt = std::make_unique<Adam>(single_group({p}, 1e-2));
+      } else {
+        opt = std::make_unique<SGD>(single_group({p}, 0.1), SgdOptions{0.9});
+      }
+      Tensor loss = sum(p * p);
+      loss.backward(Tensor(), /*retain_graph=*/true);
+      const uint64_t before = p.version();
+      opt->step();
+      EXPECT_GT(p.version(), before) << dtype_name(dtype) << (adam ? " adam" : " sgd");
+      expect_error([&] { loss.backward(); }, {"autograd", "modified by an in-place operation"});
+    }
+  }
+}
+
 TEST(Optimizers, Errors) {
   Tensor p = ones({2}).requires_grad_();
   expect_error([&] { SGD(single_group({p}, -1.0)); }, {"optimizer", "learning rate"});
