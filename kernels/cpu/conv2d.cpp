@@ -11,10 +11,13 @@
 // (reads_padded_input). On the float32 kernel, the forward of a spatial
 // convolution with at least 16 input channels and small weights (DenseNet's
 // 3x3 layers, ResNet's up to 128 channels, and ResNet's RGB 7x7 stem) skips
-// the product altogether: conv2d_direct.cpp. Depthwise convolutions (one input channel
+// the product altogether: conv2d_direct.cpp; so does the input gradient of
+// a stride-1 convolution where that kernel takes it, as the convolution of
+// grad_out with the weights turned around (backward_input_direct).
+// Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
-// The products go to sgemm.cpp's AVX2 kernel for float32 (1.2-1.4x Eigen's)
+// The products go to sgemm.cpp's AVX2 or AVX-512 kernels for float32 (AVX2: 1.2-1.4x Eigen's)
 // and to Eigen for float64 (the gradient checks) or builds without AVX2.
 // Threads: over samples when the batch has at least one per thread (each with
 // its own col buffer), otherwise inside the product. Small output maps
@@ -464,9 +467,46 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   });
 }
 
+// The input gradient of a stride-1 convolution is itself a convolution:
+// grad_out convolved with the weights turned around (output and input
+// channels swapped, each kernel rotated by 180 degrees), padded by
+// K - 1 - pad, which gives back the input's size. Where the direct kernel
+// takes that convolution (conv2d_direct_applies), it runs it: no product
+// into im2col's columns and no col2im back, the two steps of the GEMM path.
+// False where it does not apply (the GEMM path then runs).
+bool backward_input_direct(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
+                           const ConvGeometry& g) {
+  const auto& p = g.p;
+  if (g.groups != 1 || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 || p.dilation_w != 1 ||
+      p.pad_h > g.KH - 1 || p.pad_w > g.KW - 1)
+    return false;
+  const TensorOptions f32(DType::Float32, Device(DeviceType::CPU));
+  Tensor turned = empty({g.C, g.OC, g.KH, g.KW}, f32);
+  Conv2dParams tp;
+  tp.pad_h = g.KH - 1 - p.pad_h;
+  tp.pad_w = g.KW - 1 - p.pad_w;
+  const ConvGeometry tg(grad_out, turned, grad_input, tp);
+  if (!conv2d_direct_applies(tg)) return false;
+  // turned[c][oc][i][j] = weight[oc][c][KH-1-i][KW-1-j]
+  const float* w = static_cast<const float*>(weight.data_ptr());
+  float* t = static_cast<float*>(turned.data_ptr());
+  const int64_t taps = g.KH * g.KW;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t oc = 0; oc < g.OC; ++oc)
+      for (int64_t k = 0; k < taps; ++k) t[(c * g.OC + oc) * taps + k] = w[(oc * g.C + c) * taps + taps - 1 - k];
+  const DirectConv2d conv(t, tg);
+  const float* gy = static_cast<const float*>(grad_out.data_ptr());
+  float* gx = static_cast<float*>(grad_input.data_ptr());
+  for (int64_t n = 0; n < g.N; ++n) conv.forward(gy + n * g.OC * g.OH * g.OW, gx + n * g.C * g.H * g.W, nullptr);
+  return true;
+}
+
 template <class T>
 void backward_input_typed(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                           const ConvGeometry& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (backward_input_direct(grad_input, grad_out, weight, g)) return;
+  }
   const T* gy = static_cast<const T*>(grad_out.data_ptr());
   const T* w = static_cast<const T*>(weight.data_ptr());
   T* gx = static_cast<T*>(grad_input.data_ptr());

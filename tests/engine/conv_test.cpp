@@ -39,11 +39,48 @@ TEST(Conv2d, StridePaddingDilationBias) {
 // in all three products: K = C KH KW over one 256-deep slice, more than 72
 // output channels (two row blocks, B packed), at least 256 output pixels
 // with K >= 2 OC (the weight gradient as acc^T += col x grad_out^T). Under
-// 16 input channels, so the forward is not the direct kernel's.
+// 16 input channels, so the forward is not the direct kernel's. The input
+// gradients of the first two (stride 1, at least 16 output channels) are
+// (Conv2d.InputGradientThroughTheDirectKernel); the third's and the
+// fourth's (12 output channels, K = 300 over two row blocks) are products.
 TEST(Conv2d, ShapesForEveryGemmPath) {
   check_conv({2, 12, 20, 20}, {16, 12, 5, 5}, true, {1, 1}, {2, 2}, {1, 1}, 1);
   check_conv({1, 8, 30, 30}, {80, 8, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);
   check_conv({2, 3, 40, 40}, {8, 3, 7, 7}, false, {2, 2}, {3, 3}, {1, 1}, 1);
+  check_conv({2, 12, 20, 20}, {12, 12, 5, 5}, false, {1, 1}, {2, 2}, {1, 1}, 1);
+}
+
+// The input gradient of a stride-1 convolution is the convolution of the
+// output gradient with the weights turned around (channels swapped, kernel
+// rotated), padded by K - 1 - pad; where that convolution is the direct
+// kernel's (at least 16 output channels here), the CPU runs it so. Forward
+// through the product (under 16 input channels) or the direct kernel;
+// square, uneven and zero padding (padded by K - 1), 2x2, 3x3 and 5x5
+// kernels, batch 2, partial channel blocks.
+TEST(Conv2d, InputGradientThroughTheDirectKernel) {
+  struct Case {
+    Shape x, w;
+    Pair pad;
+  };
+  const Case cases[] = {
+      {{2, 12, 14, 14}, {32, 12, 3, 3}, {1, 1}},
+      {{1, 6, 11, 9}, {20, 6, 5, 5}, {2, 1}},
+      {{1, 4, 8, 8}, {16, 4, 3, 3}, {0, 0}},
+      {{1, 16, 10, 12}, {24, 16, 3, 3}, {1, 1}},
+      {{1, 8, 9, 9}, {17, 8, 2, 2}, {0, 1}},
+  };
+  for (const Case& c : cases) {
+    if (sgemm_available()) {  // the path this test is for: grad_out [N, OC, OH, OW] convolved into [N, C, H, W]
+      const int64_t oh = conv_output_size(c.x[2], c.w[2], 1, c.pad[0], 1);
+      const int64_t ow = conv_output_size(c.x[3], c.w[3], 1, c.pad[1], 1);
+      Conv2dParams p;
+      p.pad_h = c.w[2] - 1 - c.pad[0], p.pad_w = c.w[3] - 1 - c.pad[1];
+      const ConvGeometry turned(zeros({c.x[0], c.w[0], oh, ow}), zeros({c.x[1], c.w[0], c.w[2], c.w[3]}), zeros(c.x),
+                                p);
+      EXPECT_TRUE(conv2d_direct_applies(turned)) << shape_str(c.x) << " " << shape_str(c.w);
+    }
+    check_conv(c.x, c.w, true, {1, 1}, c.pad, {1, 1}, 1);
+  }
 }
 
 // Small output maps with a batch of at least two samples per thread (up to
