@@ -480,16 +480,22 @@ bool backward_input_direct(const Tensor& grad_input, const Tensor& grad_out, con
   if (g.groups != 1 || p.stride_h != 1 || p.stride_w != 1 || p.dilation_h != 1 || p.dilation_w != 1 ||
       p.pad_h > g.KH - 1 || p.pad_w > g.KW - 1)
     return false;
-  const TensorOptions f32(DType::Float32, Device(DeviceType::CPU));
-  Tensor turned = empty({g.C, g.OC, g.KH, g.KW}, f32);
-  Conv2dParams tp;
-  tp.pad_h = g.KH - 1 - p.pad_h;
-  tp.pad_w = g.KW - 1 - p.pad_w;
-  const ConvGeometry tg(grad_out, turned, grad_input, tp);
+  // The turned convolution's geometry: grad_out [N, OC, OH, OW] in, grad_input out.
+  ConvGeometry tg = g;
+  tg.C = tg.Cg = g.OC;
+  tg.H = g.OH;
+  tg.W = g.OW;
+  tg.OC = tg.OCg = g.C;
+  tg.OH = g.H;
+  tg.OW = g.W;
+  tg.p = Conv2dParams{};
+  tg.p.pad_h = g.KH - 1 - p.pad_h;
+  tg.p.pad_w = g.KW - 1 - p.pad_w;
   if (!conv2d_direct_applies(tg)) return false;
   // turned[c][oc][i][j] = weight[oc][c][KH-1-i][KW-1-j]
+  std::vector<float> turned(static_cast<size_t>(g.C * g.OC * g.KH * g.KW));
   const float* w = static_cast<const float*>(weight.data_ptr());
-  float* t = static_cast<float*>(turned.data_ptr());
+  float* t = turned.data();
   const int64_t taps = g.KH * g.KW;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t oc = 0; oc < g.OC; ++oc)

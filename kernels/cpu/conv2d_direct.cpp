@@ -9,6 +9,7 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "kernels/cpu/lanes16.h"
 #include "kernels/cpu/transpose_8x8.h"
 #define EMBER_HAVE_DIRECT_CONV 1
 #endif
@@ -39,32 +40,11 @@ template <int P>
 [[gnu::always_inline]] inline void tile(const float* in, const int64_t* offsets, int64_t block_stride,
                                         int64_t row_stride, const float* weights, int64_t blocks, int64_t KH,
                                         int64_t row_values, float* sums, bool first) {
-#if defined(__AVX512F__)
-  // With AVX-512 the 16 output channels are one register, so a tile holds
-  // up to 12 pixels in its twelve accumulators: per (input channel, tap)
-  // one weight load, P broadcasts, P fused multiply-adds. The same chains
-  // as with two 8-float registers: the same bits.
-  __m512 acc[P];
-  for (int p = 0; p < P; ++p) acc[p] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(sums + p * kOutBlock);
-  const float* pixel[P];
-  for (int p = 0; p < P; ++p) pixel[p] = in + offsets[p];
-  for (int64_t b = 0; b < blocks; ++b) {
-    for (int64_t ki = 0; ki < KH; ++ki, weights += row_values * kOutBlock) {
-      const int64_t base = b * block_stride + ki * row_stride;
-#pragma GCC unroll 4
-      for (int64_t t = 0; t < row_values; ++t) {
-        const __m512 w = _mm512_loadu_ps(weights + t * kOutBlock);
-        for (int p = 0; p < P; ++p) acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(pixel[p][base + t]), w, acc[p]);
-      }
-    }
-  }
-  for (int p = 0; p < P; ++p) _mm512_storeu_ps(sums + p * kOutBlock, acc[p]);
-#else
-  __m256 acc[P][2];
-  for (int p = 0; p < P; ++p) {
-    acc[p][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(sums + p * kOutBlock);
-    acc[p][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(sums + p * kOutBlock + 8);
-  }
+  // With AVX-512 the 16 output channels are one register and a tile has up
+  // to 12 pixels; with AVX2, two registers and up to 6 (lanes16.h). Either
+  // way twelve registers of accumulators.
+  Lanes16 acc[P];
+  for (int p = 0; p < P; ++p) acc[p] = first ? Lanes16::zero() : Lanes16::load(sums + p * kOutBlock);
   const float* pixel[P];
   for (int p = 0; p < P; ++p) pixel[p] = in + offsets[p];
   // Along one kernel row the KW taps' channels are contiguous values (at
@@ -75,20 +55,12 @@ template <int P>
       const int64_t base = b * block_stride + ki * row_stride;
 #pragma GCC unroll 4
       for (int64_t t = 0; t < row_values; ++t) {
-        const __m256 w0 = _mm256_loadu_ps(weights + t * kOutBlock), w1 = _mm256_loadu_ps(weights + t * kOutBlock + 8);
-        for (int p = 0; p < P; ++p) {  // unrolled: the accumulators stay in registers
-          const __m256 v = _mm256_broadcast_ss(pixel[p] + base + t);
-          acc[p][0] = _mm256_fmadd_ps(v, w0, acc[p][0]);
-          acc[p][1] = _mm256_fmadd_ps(v, w1, acc[p][1]);
-        }
+        const Lanes16 w = Lanes16::load(weights + t * kOutBlock);
+        for (int p = 0; p < P; ++p) acc[p] = fmadd(pixel[p][base + t], w, acc[p]);  // unrolled: in registers
       }
     }
   }
-  for (int p = 0; p < P; ++p) {
-    _mm256_storeu_ps(sums + p * kOutBlock, acc[p][0]);
-    _mm256_storeu_ps(sums + p * kOutBlock + 8, acc[p][1]);
-  }
-#endif
+  for (int p = 0; p < P; ++p) acc[p].store(sums + p * kOutBlock);
 }
 
 void tile_of(int64_t pixels, const float* in, const int64_t* offsets, int64_t block_stride, int64_t row_stride,

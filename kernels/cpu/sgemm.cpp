@@ -42,6 +42,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/lanes16.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/transpose_8x8.h"
 
@@ -110,8 +111,7 @@ void pack_b(B b, int64_t kc, int64_t nc, float* out) {
     if (nr == NR && b.col_stride == 1) {
       for (int64_t k = 0; k < kc; ++k) {
         const float* row = src.row(k);
-        _mm256_storeu_ps(out + k * NR, _mm256_loadu_ps(row));
-        _mm256_storeu_ps(out + k * NR + 8, _mm256_loadu_ps(row + 8));
+        Lanes16::load(row).store(out + k * NR);
       }
       continue;
     }
@@ -165,62 +165,29 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // Row i of A is read at a + i * a_row, advancing by a_step per k: a packed
 // panel (a_row = 1, a_step = 6) or A itself when its rows are contiguous
 // (a_row = its row stride, a_step = 1). B's 16 values for step k are at
-// b + 16 k (a packed panel).
+// b + b_step k (a packed panel: 16; read in place: the row stride).
 [[gnu::always_inline]] inline void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
                                                 const float* b, int64_t b_step, MutableFloatMatrix c, int64_t mr,
                                                 int64_t nr, bool accumulate) {
   // Rows past mr repeat row mr-1: computed, never stored.
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
-#if defined(__AVX512F__)
-  // One 16-float register per row (the same lanes, the same chains).
-  __m512 acc[MR];
-  for (auto& r : acc) r = _mm512_setzero_ps();
+  Lanes16 acc[MR];  // twelve AVX2 registers, or six AVX-512 ones
+  for (auto& r : acc) r = Lanes16::zero();
   for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
-    const __m512 bv = _mm512_loadu_ps(b);
-    for (int64_t i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(rows[i][ak]), bv, acc[i]);
+    const Lanes16 bv = Lanes16::load(b);
+    for (int64_t i = 0; i < MR; ++i) acc[i] = fmadd(rows[i][ak], bv, acc[i]);  // unrolled: in registers
   }
   if (mr == MR && nr == NR && c.col_stride == 1) {
     for (int64_t i = 0; i < MR; ++i) {
       float* ci = c.data + i * c.row_stride;
-      _mm512_storeu_ps(ci, accumulate ? _mm512_add_ps(acc[i], _mm512_loadu_ps(ci)) : acc[i]);
+      (accumulate ? acc[i] + Lanes16::load(ci) : acc[i]).store(ci);
     }
     return;
   }
   alignas(64) float tile[MR][NR];
-  for (int64_t i = 0; i < MR; ++i) _mm512_store_ps(tile[i], acc[i]);
+  for (int64_t i = 0; i < MR; ++i) acc[i].store(tile[i]);
   store_tile(tile[0], NR, c, mr, nr, accumulate);
-#else
-  __m256 acc[MR][2];
-  for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step, b += b_step) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
-      const __m256 x = _mm256_broadcast_ss(rows[i] + ak);
-      acc[i][0] = _mm256_fmadd_ps(x, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(x, b1, acc[i][1]);
-    }
-  }
-  if (mr == MR && nr == NR && c.col_stride == 1) {
-    for (int64_t i = 0; i < MR; ++i) {
-      float* ci = c.data + i * c.row_stride;
-      __m256 lo = acc[i][0], hi = acc[i][1];
-      if (accumulate) {
-        lo = _mm256_add_ps(lo, _mm256_loadu_ps(ci));
-        hi = _mm256_add_ps(hi, _mm256_loadu_ps(ci + 8));
-      }
-      _mm256_storeu_ps(ci, lo);
-      _mm256_storeu_ps(ci + 8, hi);
-    }
-    return;
-  }
-  alignas(32) float tile[MR][NR];
-  for (int64_t i = 0; i < MR; ++i) {
-    _mm256_store_ps(tile[i], acc[i][0]);
-    _mm256_store_ps(tile[i] + 8, acc[i][1]);
-  }
-  store_tile(tile[0], NR, c, mr, nr, accumulate);
-#endif
 }
 
 #if defined(__AVX512F__)
@@ -334,39 +301,20 @@ constexpr bool kPanelPairs = false;
                                                       MutableFloatMatrix c, int64_t mr, int64_t cols,
                                                       bool accumulate) {
   constexpr int64_t P = 3, W = P * NR;
-#if defined(__AVX512F__)
-  __m512 acc[2][P];  // a 16-float register per row and panel
+  Lanes16 acc[2][P];  // twelve AVX2 registers, or six AVX-512 ones
   for (auto& r : acc)
-    for (auto& v : r) v = _mm512_setzero_ps();
+    for (auto& v : r) v = Lanes16::zero();
   const float *a0 = rows[0], *a1 = rows[1];
   for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step) {
-    const __m512 x0 = _mm512_set1_ps(a0[ak]), x1 = _mm512_set1_ps(a1[ak]);
-    for (int64_t p = 0; p < P; ++p) {
-      const __m512 b = _mm512_loadu_ps(panels[p] + k * b_step);
-      acc[0][p] = _mm512_fmadd_ps(x0, b, acc[0][p]);
-      acc[1][p] = _mm512_fmadd_ps(x1, b, acc[1][p]);
+    for (int64_t p = 0; p < P; ++p) {  // unrolled: acc stays in registers
+      const Lanes16 bv = Lanes16::load(panels[p] + k * b_step);
+      acc[0][p] = fmadd(a0[ak], bv, acc[0][p]);
+      acc[1][p] = fmadd(a1[ak], bv, acc[1][p]);
     }
   }
   alignas(64) float tile[2][W];
   for (int64_t i = 0; i < 2; ++i)
-    for (int64_t p = 0; p < P; ++p) _mm512_store_ps(tile[i] + p * NR, acc[i][p]);
-#else
-  __m256 acc[2][2 * P];
-  for (auto& r : acc)
-    for (auto& v : r) v = _mm256_setzero_ps();
-  const float *a0 = rows[0], *a1 = rows[1];
-  for (int64_t k = 0, ak = 0; k < kc; ++k, ak += a_step) {
-    const __m256 x0 = _mm256_broadcast_ss(a0 + ak), x1 = _mm256_broadcast_ss(a1 + ak);
-    for (int64_t v = 0; v < 2 * P; ++v) {  // unrolled: acc stays in registers
-      const __m256 b = _mm256_loadu_ps(panels[v / 2] + k * b_step + v % 2 * 8);
-      acc[0][v] = _mm256_fmadd_ps(x0, b, acc[0][v]);
-      acc[1][v] = _mm256_fmadd_ps(x1, b, acc[1][v]);
-    }
-  }
-  alignas(32) float tile[2][W];
-  for (int64_t i = 0; i < 2; ++i)
-    for (int64_t v = 0; v < 2 * P; ++v) _mm256_store_ps(tile[i] + v * 8, acc[i][v]);
-#endif
+    for (int64_t p = 0; p < P; ++p) acc[i][p].store(tile[i] + p * NR);
   store_tile(tile[0], W, c, mr, cols, accumulate);
 }
 
