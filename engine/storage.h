@@ -37,6 +37,10 @@ class Storage {
   Allocator* allocator() const { return allocator_; }  // null for wrapped memory
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  // Unique to this storage among all made in the process (an address may be
+  // reused after a storage dies; an id is not): caches of what was computed
+  // from a storage's values key on it.
+  uint64_t id() const { return id_; }
 
  private:
   void* data_ = nullptr;
@@ -45,6 +49,7 @@ class Storage {
   std::function<void(void*)> release_;  // empty: memory came from the device allocator
   Allocator* allocator_ = nullptr;       // the allocator that made data_ (when release_ is empty)
   uint64_t version_ = 0;
+  uint64_t id_;
 };
 
 }  // namespace ember

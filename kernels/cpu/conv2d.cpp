@@ -34,10 +34,12 @@
 #include <memory>
 #include <vector>
 
+#include "engine/autograd/grad_mode.h"
 #include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/packed_weight_cache.h"
 #include "kernels/cpu/even_odd_columns.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/widen_16bit.h"
@@ -396,12 +398,29 @@ void forward_padded(float* y, const float* x, const float* w, const float* b, co
   }
 }
 
+// Weights that no gradient will change during this forward pass (no
+// gradient is recorded, or they are frozen) keep their packed form between
+// calls (packed_weight_cache.h): inference, a frozen backbone. A training
+// step's weights change every step, and a batch of samples repays packing
+// them once per call.
+bool keeps_packed_weights(const Tensor& weight) {
+  return !grad_mode_enabled() || !weight.requires_grad();
+}
+
 // forward_typed's float32 path for conv2d_direct_applies convolutions: the
-// weights packed once, then each sample (threads inside), its bias and
-// epilogue on each block of output as the kernel finishes it.
-void forward_direct(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
-                    const ConvEpilogue<float>& epi) {
-  const DirectConv2d conv(w, g);
+// weights packed once (per call, or kept), then each sample (threads
+// inside), its bias and epilogue on each block of output as the kernel
+// finishes it.
+void forward_direct(float* y, const float* x, const Tensor& weight, const float* b, const ConvGeometry& g,
+                    const ConvEpilogue<float>& epi, bool keep) {
+  const float* w = static_cast<const float*>(weight.data_ptr());
+  const DirectConv2d conv = [&] {
+    if (!keep) return DirectConv2d(w, g);
+    const PackedWeightCache::Layout layout{/* this kernel's tag */ 1, g.OC, g.C, g.KH, g.KW};
+    return DirectConv2d(packed_weight_cache().get(weight, layout, DirectConv2d::packed_weight_size(g),
+                                                  [&](float* out) { DirectConv2d::pack_weights(w, g, out); }),
+                        g);
+  }();
   const int64_t ohw = g.OH * g.OW;
   for (int64_t n = 0; n < g.N; ++n) {
     const BlockFinish<float> finish{b, &epi, 0, n * g.OC * ohw, ohw};
@@ -420,7 +439,8 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   if constexpr (std::is_same_v<T, float>) {
-    if (conv2d_direct_applies(g)) return forward_direct(y, x, w, b, g, epi);
+    const bool keep = keeps_packed_weights(weight);
+    if (conv2d_direct_applies(g, keep)) return forward_direct(y, x, weight, b, g, epi, keep);
   }
   if (const int64_t nb = samples_per_product(g, K, sizeof(T)); nb > 1) {
     // out[OC, (n - n0)*ohw + j] = W x col for samples side by side, then scattered to y[n, OC, j].

@@ -19,20 +19,28 @@
 //      with the roles turned: the weights are the packed operand, the
 //      input is read in place). Along a kernel row, the taps' input values
 //      (8 channels x KW taps) are contiguous, so that loop has one counter.
-//      With AVX-512 the 16 output channels are one 16-float register and a
-//      tile is 12 pixels: one weight load, twelve broadcasts, twelve fused
-//      multiply-adds of twice the width.
-//   3. The input channels run in chunks of 16 whose weights (9 KiB for
-//      3x3) stay in L1 while every tile of a block of pixels uses them; a
-//      tile's partial sums wait in a small buffer between chunks.
+//      With AVX-512 the 16 output channels are one 16-float register, and a
+//      tile spans up to four blocks of them: 12 pixels x 16 or 32 channels,
+//      8 x 48, 6 x 64, 24 of the 32 registers holding sums. Per (input
+//      channel, tap) each input value is broadcast once for all the blocks
+//      and each weight vector loaded once for all the pixels: at 6 x 64, 10
+//      loads per 24 multiply-adds where 12 x 16 needs 13 per 12 (the loads,
+//      not the multiply-adds, bounded that tile at about 77% of the peak).
+//   3. The input channels run in chunks of 16 whose weights (9 KiB per
+//      output block for 3x3) stay in L1 or L2 while every tile of a block
+//      of pixels uses them; a tile's partial sums wait in a small buffer
+//      between chunks.
 //   4. The block's sums are transposed back into the NCHW output, eight
 //      pixels x eight channels at a time, and the caller's epilogue (bias,
 //      folded batch norm, activation, residual) runs on them while in cache.
 //
 // Launch shape: per sample, threads over (block of about 128 output pixels,
-// 16 output channels) items; the packing spreads over threads too. Bytes
-// per output element: the packed input's copy, 8 * C * stride^2 / OC
-// (read and written once per call), then 4 written; the KH*KW*C input
+// group of up to four blocks of 16 output channels) items, smaller groups
+// where that leaves threads idle; the packing spreads over threads too.
+// The weights are packed per call, or kept packed between calls where no
+// gradient is recorded (packed_weight_cache.h). Bytes per output element:
+// the packed input's copy, 8 * C * stride^2 / OC (read and written once
+// per call), then 4 written; the KH*KW*C input
 // values each element needs are broadcast from L1 and L2. Flops: 2*C*KH*KW
 // per output element.
 #pragma once
@@ -49,18 +57,26 @@ namespace ember {
 // True where DirectConv2d runs g and is the faster path: an AVX2/FMA build,
 // one group, no dilation, stride 1 or 2 in both directions, a kernel of at
 // least 2x2; at least 16 input channels, or up to 8 in one block with at
-// least 64 weights per output channel (an RGB 7x7 stem); and weights small
-// enough that packing them per call costs little next to the product (at
-// most 64K values, or 512K with at least 392 output pixels: ResNet's 3x3
-// layers of 256 and 512 channels on 14x14 and 7x7 maps stay with the
-// matrix product, which reads its weights in place).
-bool conv2d_direct_applies(const ConvGeometry& g);
+// least 64 weights per output channel (an RGB 7x7 stem). Where the weights
+// are packed on each call (weights_kept_packed false), also weights small
+// enough that packing them costs little next to the product (at most 64K
+// values, or 512K with at least 392 output pixels: ResNet's 3x3 layers of
+// 256 and 512 channels on 14x14 and 7x7 maps stay with the matrix product,
+// which reads its weights in place).
+bool conv2d_direct_applies(const ConvGeometry& g, bool weights_kept_packed = false);
 
-// The weights of one convolution, packed once per call; forward() then runs
-// each sample.
+// The weights of one convolution, packed in blocks of output channels;
+// forward() then runs each sample.
 class DirectConv2d {
  public:
+  // Packs `weight` [OC][C][KH][KW] for this call.
   DirectConv2d(const float* weight, const ConvGeometry& g);
+  // Weights packed before by pack_weights (kept between calls).
+  DirectConv2d(Tensor packed_weight, const ConvGeometry& g);
+
+  // Floats of the packed weights, and the packing itself.
+  static int64_t packed_weight_size(const ConvGeometry& g);
+  static void pack_weights(const float* weight, const ConvGeometry& g, float* out);
 
   // y[OC][OH*OW] = conv(x[C][H][W]) for one sample. `finish`, if given, runs
   // on each block of y as it becomes final: rows are output channels,

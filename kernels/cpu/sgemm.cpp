@@ -21,9 +21,12 @@
 // block of A (72 KiB) in L2, the packed 256 x 512 slice of B (512 KiB) in
 // L2/L3. Built with AVX-512, two neighbouring panels share a 6x32 tile of
 // twelve 16-float registers (two loads of B, six broadcasts, twelve fused
-// multiply-adds per step), and a lone panel takes twelve rows at a time;
-// every element is still one chain of fused multiply-adds over k, so the
-// bits are the AVX2 kernel's.
+// multiply-adds per step); where B is read in place, four share a 6x64
+// tile of 24 (four loads, six broadcasts, 24 multiply-adds: 1.03-1.08x on
+// ResNet-50's and MobileNetV2's 1x1 convolutions of up to 96 output
+// channels; packed panels of four, 64 KiB, outgrow L1: 0.94-0.98x); and a
+// lone panel takes twelve rows at a time. Every element is still one
+// chain of fused multiply-adds over k, so the bits are the AVX2 kernel's.
 //
 // Bytes moved: A is read once per 512 columns of C, B once per 72 rows of
 // C, C once per 256 of K; at a convolution's sizes the product is
@@ -191,50 +194,51 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 }
 
 #if defined(__AVX512F__)
-// With AVX-512: a 6x32 tile over two neighbouring 16-column panels, one
-// 16-float register per panel and row (twelve accumulators, as in
-// micro_kernel, with twice the lanes). Per step along K: two loads of B,
-// six broadcasts of A, twelve fused multiply-adds of 16 lanes. The panels'
-// layout is micro_kernel's, and each element is the same single chain of
-// fused multiply-adds over k, so the bits do not depend on which kernel
-// computed it. b0 and b1: the two panels' values for k = 0, each advancing
+// With AVX-512: a 6x32 tile over two neighbouring 16-column panels, or a
+// 6x64 tile over four, one 16-float register per panel and row (twelve or
+// 24 accumulators). Per step along K: a load of B per panel, six
+// broadcasts of A, a fused multiply-add of 16 lanes per row and panel: at
+// four panels, 10 loads per 24 of them where two panels need 8 per 12 (the
+// loads, not the multiply-adds, bounded the 6x32 tile). The panels' layout
+// is micro_kernel's, and each element is the same single chain of fused
+// multiply-adds over k, so the bits do not depend on which kernel computed
+// it. Panel p's values for k = 0 are at b + p * panel_step, each advancing
 // by b_step per k.
-constexpr bool kPanelPairs = true;
+constexpr bool kPanelGroups = true;
 
-[[gnu::always_inline]] inline void micro_kernel_pair(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
-                                                     const float* b0, const float* b1, int64_t b_step,
-                                                     MutableFloatMatrix c, int64_t mr, bool accumulate) {
+template <int Panels>
+[[gnu::always_inline]] inline void micro_kernel_panels(int64_t kc, const float* a, int64_t a_row, int64_t a_step,
+                                                       const float* b, int64_t panel_step, int64_t b_step,
+                                                       MutableFloatMatrix c, int64_t mr, bool accumulate) {
   const float* rows[MR];
   for (int64_t i = 0; i < MR; ++i) rows[i] = a + std::min(i, mr - 1) * a_row;
-  __m512 acc[MR][2];
-  for (auto& r : acc) r[0] = r[1] = _mm512_setzero_ps();
+  const float* panels[Panels];
+  for (int p = 0; p < Panels; ++p) panels[p] = b + p * panel_step;
+  __m512 acc[MR][Panels];
+  for (auto& r : acc)
+    for (auto& v : r) v = _mm512_setzero_ps();
   for (int64_t k = 0, ak = 0, bk = 0; k < kc; ++k, ak += a_step, bk += b_step) {
-    const __m512 lo = _mm512_loadu_ps(b0 + bk), hi = _mm512_loadu_ps(b1 + bk);
-    for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in 12 registers
+    __m512 bv[Panels];
+    for (int p = 0; p < Panels; ++p) bv[p] = _mm512_loadu_ps(panels[p] + bk);
+    for (int64_t i = 0; i < MR; ++i) {  // unrolled by the compiler: acc stays in registers
       const __m512 x = _mm512_set1_ps(rows[i][ak]);
-      acc[i][0] = _mm512_fmadd_ps(x, lo, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(x, hi, acc[i][1]);
+      for (int p = 0; p < Panels; ++p) acc[i][p] = _mm512_fmadd_ps(x, bv[p], acc[i][p]);
     }
   }
   if (mr == MR && c.col_stride == 1) {
     for (int64_t i = 0; i < MR; ++i) {
       float* ci = c.data + i * c.row_stride;
-      __m512 lo = acc[i][0], hi = acc[i][1];
-      if (accumulate) {
-        lo = _mm512_add_ps(lo, _mm512_loadu_ps(ci));
-        hi = _mm512_add_ps(hi, _mm512_loadu_ps(ci + NR));
+      for (int p = 0; p < Panels; ++p) {
+        const __m512 v = accumulate ? _mm512_add_ps(acc[i][p], _mm512_loadu_ps(ci + p * NR)) : acc[i][p];
+        _mm512_storeu_ps(ci + p * NR, v);
       }
-      _mm512_storeu_ps(ci, lo);
-      _mm512_storeu_ps(ci + NR, hi);
     }
     return;
   }
-  alignas(64) float tile[MR][2 * NR];
-  for (int64_t i = 0; i < MR; ++i) {
-    _mm512_store_ps(tile[i], acc[i][0]);
-    _mm512_store_ps(tile[i] + NR, acc[i][1]);
-  }
-  store_tile(tile[0], 2 * NR, c, mr, 2 * NR, accumulate);
+  alignas(64) float tile[MR][Panels * NR];
+  for (int64_t i = 0; i < MR; ++i)
+    for (int p = 0; p < Panels; ++p) _mm512_store_ps(tile[i] + p * NR, acc[i][p]);
+  store_tile(tile[0], Panels * NR, c, mr, Panels * NR, accumulate);
 }
 
 // With AVX-512, a lone 16-column panel (a 7x7 map's third): twelve rows at
@@ -263,7 +267,7 @@ constexpr bool kPanelPairs = true;
   store_tile(tile[0], NR, c, 2 * MR, NR, accumulate);
 }
 #else
-constexpr bool kPanelPairs = false;
+constexpr bool kPanelGroups = false;
 #endif
 
 // The same product for a last panel of at most 8 columns (a 7x7 map's 49 =
@@ -402,20 +406,28 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
             }
             continue;
           }
-          // With AVX-512, an even panel and the whole one after it go
-          // through micro_kernel_pair together (the odd one's tiles are then
-          // done); a lone panel through micro_kernel.
-          const int64_t panel = jr / NR;
-          [[maybe_unused]] const bool pair = kPanelPairs && panel % 2 == 0 && jr + 2 * NR <= nc;
-          const bool paired_before = kPanelPairs && panel % 2 == 1 && nr == NR;
-          for (int64_t ir = 0; ir < full_rows && !paired_before; ir += MR) {
+          // With AVX-512, whole panels go four at a time through
+          // micro_kernel_panels<4>, those left two at a time through <2>
+          // (the others' tiles are then done); a lone panel through
+          // micro_kernel_tall or micro_kernel.
+          const int64_t panel = jr / NR, whole_panels = nc / NR;
+          const int64_t quad_end = kPanelGroups && b_in_place ? whole_panels / 4 * 4 : 0;
+          const int64_t pair_end = kPanelGroups ? quad_end + (whole_panels - quad_end) / 2 * 2 : 0;
+          [[maybe_unused]] const int64_t group = panel < quad_end ? 4 : panel < pair_end ? 2 : 1;
+          const bool grouped_before = panel < pair_end && panel % (panel < quad_end ? 4 : 2) != 0;
+          for (int64_t ir = 0; ir < full_rows && !grouped_before; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
             const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
             const int64_t a_row_step = a_direct ? a.row_stride : 1, a_k_step = a_direct ? 1 : MR;
 #if defined(__AVX512F__)
-            if (pair) {
-              const float* next = b_panel + (packed_panel ? NR * kc : NR);
-              micro_kernel_pair(kc, a_rows, a_row_step, a_k_step, b_panel, next, b_step, tile_at(ir), mr, add);
+            if (group > 1) {
+              const int64_t panel_step = packed_panel ? NR * kc : NR;
+              if (group == 4)
+                micro_kernel_panels<4>(kc, a_rows, a_row_step, a_k_step, b_panel, panel_step, b_step, tile_at(ir),
+                                       mr, add);
+              else
+                micro_kernel_panels<2>(kc, a_rows, a_row_step, a_k_step, b_panel, panel_step, b_step, tile_at(ir),
+                                       mr, add);
               continue;
             }
 #endif

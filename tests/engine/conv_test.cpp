@@ -143,7 +143,8 @@ TEST(Conv2d, PaddedInputAndIm2colGiveTheSameBits) {
 // run the direct kernel over channel blocks (kernels/cpu/conv2d_direct.cpp):
 // whole and partial blocks of 8 input and 16 output channels (20 = 16 + 4,
 // 40 = 16 + 16 + 8, 9 and 8 under one vector of 8 plus a remainder), tiles
-// of 1 to 6 pixels, several blocks of up to 128 output pixels, stride 2 at
+// of 1 to 12 pixels over one to four output blocks (64 and 44 channels, the
+// latter's last block partial), several blocks of up to 128 output pixels, stride 2 at
 // odd and even widths, 2x2, 4x4, 5x5 and 7x7 kernels, padding different in
 // each direction or none, a 1x1 map, batch 2; under 8 input channels, one
 // block of all of them (an RGB stem).
@@ -165,6 +166,8 @@ TEST(Conv2d, DirectOverChannelBlocks) {
       {{1, 16, 23, 20}, {16, 16, 7, 7}, false, {2, 2}, {3, 3}},
       {{1, 3, 29, 26}, {20, 3, 7, 7}, true, {2, 2}, {3, 3}},     // RGB stem: one block of 3 channels
       {{2, 5, 12, 13}, {16, 5, 4, 4}, false, {1, 1}, {1, 2}},    // one block of 5
+      {{1, 16, 20, 20}, {64, 16, 3, 3}, true, {1, 1}, {1, 1}},   // tiles over four output blocks
+      {{1, 24, 20, 21}, {44, 24, 3, 3}, false, {1, 1}, {1, 1}},  // over three, the last partial
   };
   for (const Case& c : cases) {
     if (sgemm_available()) {  // the path this test is for
@@ -186,6 +189,9 @@ TEST(Conv2d, DirectOverChannelBlocks) {
     return conv2d_direct_applies(ConvGeometry(zeros(x), zeros(w), zeros(y), p));
   };
   EXPECT_FALSE(applies({1, 512, 7, 7}, {512, 512, 3, 3}, {1, 512, 7, 7}));
+  // Unless the weights are kept packed between calls (no gradients:
+  // packed_weight_cache_test.cpp).
+  EXPECT_TRUE(conv2d_direct_applies(ConvGeometry(zeros({1, 512, 7, 7}), zeros({512, 512, 3, 3}), zeros({1, 512, 7, 7}), p), true) || !sgemm_available());
   p.stride_h = p.stride_w = 2;
   EXPECT_FALSE(applies({1, 3, 32, 32}, {32, 3, 3, 3}, {1, 32, 16, 16}));
   EXPECT_TRUE(applies({1, 3, 32, 32}, {64, 3, 7, 7}, {1, 64, 16, 16}) || !sgemm_available());

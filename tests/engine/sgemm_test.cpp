@@ -120,7 +120,7 @@ TEST(Sgemm, EdgeTilesMatchWholeTilesBitwise) {
       const FloatMatrix am = a_transposed ? FloatMatrix{at.data(), 1, M} : FloatMatrix{a.data(), K, 1};
       std::vector<float> whole = start;
       sgemm(M, N, K, am, {b.data(), N, 1}, {whole.data(), N, 1}, accumulate);
-      for (auto [m, n] : {std::pair<int64_t, int64_t>{31, 17}, {32, 41}, {2, 60}}) {
+      for (auto [m, n] : {std::pair<int64_t, int64_t>{31, 17}, {32, 41}, {2, 60}, {90, 64}}) {
         std::vector<float> part = start;
         sgemm(m, n, K, am, {b.data(), N, 1}, {part.data(), N, 1}, accumulate);
         int bad = 0;
