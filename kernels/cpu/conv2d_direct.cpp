@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <utility>
 #include <stdexcept>
 
@@ -165,7 +164,7 @@ void interleave(const float* src, int64_t HW, int64_t n, int64_t channels, int64
 }
 
 // x[C][H][W] into [C/B][Hp][Wp][B] (B = block channels) with the padding
-// (and the channels past C) zero, over threads by (block, padded row).
+// (and the channels past C) zero, over threads by (padded row, block).
 // Unpadded (a 1x1 kernel), a block's plane is one run of H*W pixels: a 7x7
 // map's rows are under the eight pixels of a transpose, its plane is not.
 void pack_input(const float* x, const ConvGeometry& g, int64_t block, int64_t in_blocks, int64_t Hp, int64_t Wp,
@@ -178,9 +177,12 @@ void pack_input(const float* x, const ConvGeometry& g, int64_t block, int64_t in
   const int64_t grain = rows * row_values < (int64_t{1} << 16) ? rows : std::max<int64_t>(1, 4096 / row_values);
   parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t cb = unpadded ? r : r / Hp, i = unpadded ? 0 : r % Hp - ph;
+      // Padded, rows outermost: a thread packs a band of rows of every
+      // block, the band its pixel blocks read (forward's items split the
+      // same way).
+      const int64_t cb = unpadded ? r : r % in_blocks, i = unpadded ? 0 : r / in_blocks - ph;
       const int64_t channels = std::min(block, g.C - cb * block);
-      float* row = out + r * row_values;
+      float* row = out + (unpadded ? r : cb * Hp + i + ph) * row_values;
       if (unpadded) {
         interleave(x + cb * block * HW, HW, HW, channels, block, row);
         continue;
@@ -299,9 +301,9 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
     shared_input = empty({packed_size}, TensorOptions(DType::Float32, Device(DeviceType::CPU)));  // every value written
     pack_input(x, g, in_block_, in_blocks_, padded_h_, padded_w_, static_cast<float*>(shared_input.data_ptr()));
   }
-  // Items handed out in turn: a thread that starts late takes fewer.
-  std::atomic<int64_t> next_item{0};
-  parallel_for(workers, 1, [&](int64_t, int64_t) {
+  // Each thread a contiguous range of items: of pixel blocks, the band of
+  // rows it packed.
+  parallel_for(items, items / workers, [&](int64_t i0, int64_t i1) {
     alignas(64) float sums[kMaxGroup * kBlockPixels * kOutBlock];
     const float* in;
     if (copy_per_thread) {
@@ -312,7 +314,7 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
     } else {
       in = static_cast<const float*>(shared_input.data_ptr());
     }
-    for (int64_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < items;) {
+    for (int64_t item = i0; item < i1; ++item) {
       // Output channel groups innermost: consecutive items read the same input.
       const int64_t pb = item / groups, gi = item % groups;
       const int64_t ob0 = gi * out_blocks_ / groups, group = (gi + 1) * out_blocks_ / groups - ob0;
