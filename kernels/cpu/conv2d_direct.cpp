@@ -200,16 +200,17 @@ void pack_input(const float* x, const ConvGeometry& g, int64_t block, int64_t in
 
 }  // namespace
 
-bool conv2d_direct_applies(const ConvGeometry& g, bool weights_kept_packed) {
+bool conv2d_direct_applies(const ConvGeometry& g, bool packing_paid) {
   const auto& p = g.p;
   if (g.groups != 1 || p.dilation_h != 1 || p.dilation_w != 1 || p.stride_h != p.stride_w) return false;
   if (p.stride_h > 2 || g.OH * g.OW < 1) return false;
   // A 1x1 kernel only on maps of at most 64 pixels, with its weights kept
   // packed: there the product computes a whole 16-column panel for a 7x7
   // map's 49th column, and this kernel's tiles over four output blocks ran
-  // 1.03-1.26x faster (MobileNetV2's and ResNet-50's 1x1 layers at 7x7).
+  // 1.12-1.41x faster (MobileNetV2's and ResNet-50's 1x1 layers at 7x7, one
+  // thread).
   // On 14x14 maps and larger the product is faster (0.72-0.93x).
-  if (g.KH * g.KW == 1 && !(weights_kept_packed && g.OH * g.OW <= 64)) return false;
+  if (g.KH * g.KW == 1 && !(packing_paid && g.OH * g.OW <= 64)) return false;
   if (g.KH * g.KW < 4 && g.KH * g.KW != 1) return false;
   // Whole blocks of 8 input channels from 16 up; up to 8, one block of them
   // all, given enough values per output pixel for a tile to pay for its
@@ -217,7 +218,7 @@ bool conv2d_direct_applies(const ConvGeometry& g, bool weights_kept_packed) {
   // values, 1.3x the product's speed), not MobileNetV2's 3x3 (27 values,
   // 0.88x).
   if (!(g.C >= 16 || (g.C <= kInBlock && g.C * g.KH * g.KW >= 64))) return false;
-  if (weights_kept_packed) return true;
+  if (packing_paid) return true;
   const int64_t weights = g.OC * g.C * g.KH * g.KW;
   // Packing the weights on each call moves them three times (read, write, read) where
   // the product reads them once in place: it pays for itself over 784

@@ -57,13 +57,15 @@ namespace ember {
 // True where DirectConv2d runs g and is the faster path: an AVX2/FMA build,
 // one group, no dilation, stride 1 or 2 in both directions, a kernel of at
 // least 2x2; at least 16 input channels, or up to 8 in one block with at
-// least 64 weights per output channel (an RGB 7x7 stem). Where the weights
-// are packed on each call (weights_kept_packed false), also weights small
-// enough that packing them costs little next to the product (at most 64K
-// values, or 512K with at least 392 output pixels: ResNet's 3x3 layers of
-// 256 and 512 channels on 14x14 and 7x7 maps stay with the matrix product,
-// which reads its weights in place).
-bool conv2d_direct_applies(const ConvGeometry& g, bool weights_kept_packed = false);
+// least 64 weights per output channel (an RGB 7x7 stem). packing_paid: the
+// caller knows that packing the weights costs little next to the call
+// (they are kept packed between calls, or an input gradient's product
+// would cost more); then also 1x1 kernels on maps of at most 64 pixels.
+// Otherwise, weights small enough that packing them per call costs little
+// next to the product (at most 64K values, or 512K with at least 392
+// output pixels: ResNet's 3x3 layers of 256 and 512 channels on 14x14 and
+// 7x7 maps stay with the matrix product, which reads its weights in place).
+bool conv2d_direct_applies(const ConvGeometry& g, bool packing_paid = false);
 
 // The weights of one convolution, packed in blocks of output channels;
 // forward() then runs each sample.

@@ -56,11 +56,14 @@ TEST(Conv2d, ShapesForEveryGemmPath) {
 // kernel's (at least 16 output channels here), the CPU runs it so. Forward
 // through the product (under 16 input channels) or the direct kernel;
 // square, uneven and zero padding (padded by K - 1), 2x2, 3x3 and 5x5
-// kernels, batch 2, partial channel blocks.
+// kernels, batch 2, partial channel blocks; and ResNet's 256-channel layer
+// at 14x14 over 8 samples, whose 590K turned weights are packed for the
+// call because the batch pays for it (packing_paid).
 TEST(Conv2d, InputGradientThroughTheDirectKernel) {
   struct Case {
     Shape x, w;
     Pair pad;
+    bool packing_paid = false;
   };
   const Case cases[] = {
       {{2, 12, 14, 14}, {32, 12, 3, 3}, {1, 1}},
@@ -68,6 +71,7 @@ TEST(Conv2d, InputGradientThroughTheDirectKernel) {
       {{1, 4, 8, 8}, {16, 4, 3, 3}, {0, 0}},
       {{1, 16, 10, 12}, {24, 16, 3, 3}, {1, 1}},
       {{1, 8, 9, 9}, {17, 8, 2, 2}, {0, 1}},
+      {{8, 256, 14, 14}, {256, 256, 3, 3}, {1, 1}, true},
   };
   for (const Case& c : cases) {
     if (sgemm_available()) {  // the path this test is for: grad_out [N, OC, OH, OW] convolved into [N, C, H, W]
@@ -77,7 +81,8 @@ TEST(Conv2d, InputGradientThroughTheDirectKernel) {
       p.pad_h = c.w[2] - 1 - c.pad[0], p.pad_w = c.w[3] - 1 - c.pad[1];
       const ConvGeometry turned(zeros({c.x[0], c.w[0], oh, ow}), zeros({c.x[1], c.w[0], c.w[2], c.w[3]}), zeros(c.x),
                                 p);
-      EXPECT_TRUE(conv2d_direct_applies(turned)) << shape_str(c.x) << " " << shape_str(c.w);
+      EXPECT_TRUE(conv2d_direct_applies(turned, c.packing_paid)) << shape_str(c.x) << " " << shape_str(c.w);
+      if (c.packing_paid) EXPECT_FALSE(conv2d_direct_applies(turned)) << shape_str(c.w) << ": packed per call";
     }
     check_conv(c.x, c.w, true, {1, 1}, c.pad, {1, 1}, 1);
   }
