@@ -26,9 +26,10 @@
 //      and each weight vector loaded once for all the pixels: at 6 x 64, 10
 //      loads per 24 multiply-adds where 12 x 16 needs 13 per 12 (the loads,
 //      not the multiply-adds, bounded that tile at about 77% of the peak).
-//   3. The input channels run in chunks of 16 whose weights (9 KiB per
-//      output block for 3x3) stay in L1 or L2 while every tile of a block
-//      of pixels uses them; a tile's partial sums wait in a small buffer
+//   3. The input channels run in chunks of about 18 channel blocks x taps
+//      (16 channels of a 3x3 kernel, 144 of a 1x1) whose weights (9 KiB
+//      per output block) stay in L1 or L2 while every tile of a block of
+//      pixels uses them; a tile's partial sums wait in a small buffer
 //      between chunks.
 //   4. The block's sums are transposed back into the NCHW output, eight
 //      pixels x eight channels at a time, and the caller's epilogue (bias,
