@@ -10,8 +10,10 @@
 // zero-padded copy of the input, split into phases by the stride
 // (reads_padded_input). On the float32 kernel, the forward of a spatial
 // convolution with at least 16 input channels and small weights (DenseNet's
-// 3x3 layers, ResNet's up to 128 channels, and ResNet's RGB 7x7 stem) skips
-// the product altogether: conv2d_direct.cpp; so does the input gradient of
+// 3x3 layers, ResNet's up to 128 channels, and ResNet's RGB 7x7 stem), and
+// at inference every such convolution and 1x1 ones on maps of up to 64
+// pixels (their packed weights kept: packed_weight_cache.h), skips the
+// product altogether: conv2d_direct.cpp; so does the input gradient of
 // a stride-1 convolution where that kernel takes it, as the convolution of
 // grad_out with the weights turned around (backward_input_direct).
 // Depthwise convolutions (one input channel

@@ -208,10 +208,10 @@ bool conv2d_direct_applies(const ConvGeometry& g, bool packing_paid) {
   // packed: there the product computes a whole 16-column panel for a 7x7
   // map's 49th column, and this kernel's tiles over four output blocks ran
   // 1.12-1.41x faster (MobileNetV2's and ResNet-50's 1x1 layers at 7x7, one
-  // thread).
-  // On 14x14 maps and larger the product is faster (0.72-0.93x).
-  if (g.KH * g.KW == 1 && !(packing_paid && g.OH * g.OW <= 64)) return false;
-  if (g.KH * g.KW < 4 && g.KH * g.KW != 1) return false;
+  // thread). On 14x14 maps and larger the product is faster (0.72-0.93x).
+  // Other kernels from 2x2 up.
+  const int64_t taps = g.KH * g.KW;
+  if (taps == 1 ? !(packing_paid && g.OH * g.OW <= 64) : taps < 4) return false;
   // Whole blocks of 8 input channels from 16 up; up to 8, one block of them
   // all, given enough values per output pixel for a tile to pay for its
   // overheads and the input's interleaving: ResNet's RGB 7x7 stem (147
@@ -270,15 +270,14 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
   const int64_t weights_per_block = g.KH * g.KW * in_block_ * kOutBlock;
   const float* packed_w = static_cast<const float*>(packed_weight_.data_ptr());
   const int64_t pixel_blocks = (ohw + kBlockPixels - 1) / kBlockPixels;
-  // Groups of up to kMaxGroup output channel blocks, fewer where that
-  // would leave a thread without work (DenseNet's 32 channels at 7x7). Of
-  // few items, a multiple of the threads, so that each thread gets as many
-  // blocks as the others or one more (MobileNetV2's 160 channels at 7x7:
-  // four groups of 2 or 3 blocks, not three of 3 or 4 for two threads).
+  // Groups of up to kMaxGroup output channel blocks. Of few items, a
+  // multiple of the threads (or one group per block), so that no thread is
+  // left without work (DenseNet's 32 channels at 7x7: two groups of one
+  // block) and each gets as many blocks as the others or one more
+  // (MobileNetV2's 160 channels at 7x7: four groups of 2 or 3 blocks, not
+  // three of 3 or 4 for two threads).
   const int64_t threads = cpu_threads();
-  int64_t max_group = kMaxGroup;
-  while (max_group > 1 && pixel_blocks * ((out_blocks_ + max_group - 1) / max_group) < threads) --max_group;
-  int64_t groups = (out_blocks_ + max_group - 1) / max_group;
+  int64_t groups = (out_blocks_ + kMaxGroup - 1) / kMaxGroup;
   if (pixel_blocks * groups < 8 * threads)
     while (groups < out_blocks_ && pixel_blocks * groups % threads != 0) ++groups;
   const int64_t ob_stride = in_blocks_ * weights_per_block;

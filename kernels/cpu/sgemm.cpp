@@ -22,7 +22,7 @@
 // L2/L3. Built with AVX-512, two neighbouring panels share a 6x32 tile of
 // twelve 16-float registers (two loads of B, six broadcasts, twelve fused
 // multiply-adds per step); where B is read in place, four share a 6x64
-// tile of 24 (four loads, six broadcasts, 24 multiply-adds: 1.03-1.08x on
+// tile of 24 (four loads, six broadcasts, 24 multiply-adds: 1.03-1.19x on
 // ResNet-50's and MobileNetV2's 1x1 convolutions of up to 96 output
 // channels; packed panels of four, 64 KiB, outgrow L1: 0.94-0.98x); and a
 // lone panel takes twelve rows at a time. Every element is still one
@@ -201,9 +201,10 @@ void store_tile(const float* tile, int64_t ld, MutableFloatMatrix c, int64_t mr,
 // of 16-float registers, would not). Per step along K: a load of B per
 // panel, a broadcast of A per row, Rows x Panels fused multiply-adds of 16
 // lanes: at 6x64, 10 loads per 24 of them, where 6x32 needs 8 per 12 (the
-// loads, not the multiply-adds, bounded the 6x32 tile). The panels' layout is micro_kernel's, and each
-// element is the same single chain of fused multiply-adds over k, so the
-// bits do not depend on which kernel computed it. rows: the A rows, each
+// loads, not the multiply-adds, bounded the 6x32 tile). The panels' layout
+// is micro_kernel's, and each element is the same single chain of fused
+// multiply-adds over k, so the bits do not depend on which kernel computed
+// it. rows: the A rows, each
 // advancing by a_step per k (rows past mr repeat row mr-1: computed, never
 // stored). Panel p's values for k = 0 are at b + p * panel_step, each
 // advancing by b_step per k.

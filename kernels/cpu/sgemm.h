@@ -1,7 +1,7 @@
 // float32 matrix product for the CPU convolution: C = A x B or C += A x B,
 // each operand with any row and column strides (so transposes are free).
-// Packed panels and a 6x16 AVX2/FMA micro-kernel (6x32 and 12x16 tiles with
-// AVX-512); see sgemm.cpp.
+// Packed panels and a 6x16 AVX2/FMA micro-kernel (6x32, 6x64 and 12x16
+// tiles with AVX-512); see sgemm.cpp.
 #pragma once
 
 #include <cstdint>
