@@ -42,6 +42,11 @@ class ConvEpilogue {
   }
 
   bool active() const { return active_; }
+  // What a kernel that normalises in its own registers needs (depthwise_rows.h).
+  FusedActivation activation() const { return act_; }
+  bool has_residual() const { return residual_ != nullptr; }
+  T scale(int64_t c) const { return scale_[static_cast<size_t>(c)]; }
+  T shift(int64_t c) const { return shift_[static_cast<size_t>(c)]; }
 
   // NCHW: `len` elements of channel c's plane, the first at element `offset`
   // of the output (y points there).

@@ -229,6 +229,12 @@ const ConvCase kConvCases[] = {
     {"read from the padded input, one product cut by columns mid-row", 1, 12, 8, 32, 29, 3, 1, 1, 1, 1},
     {"read from the padded input, grouped, dilated, a product per sample", 3, 8, 12, 12, 36, 3, 1, 2, 2, 2},
     {"read from the padded input's phases, stride 2", 2, 6, 8, 20, 27, 3, 2, 1, 1, 1},
+    // AVX-512 builds: depthwise planes more than 8 columns wide, sixteen
+    // columns per register and four rows at a time (depthwise_rows.h), the
+    // epilogue in the register: 19 columns (a partial second register) on
+    // 7 rows (a block of four and one of three), 5x5 on 20 columns.
+    {"depthwise 3x3 stride 2, sixteen columns per register", 1, 8, 8, 13, 37, 3, 2, 1, 1, 8},
+    {"depthwise 5x5, sixteen columns per register", 2, 3, 3, 6, 20, 5, 1, 2, 1, 3},
     {"read from the padded input, square", 2, 12, 12, 18, 18, 3, 1, 1, 1, 1},
 };
 
@@ -336,7 +342,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 20 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 22 * 2 * 2 * 4 * 7);
 }
 
 // A convolution read from its padded input whose product would exceed 8 MiB
