@@ -15,7 +15,10 @@
 // pixels (their packed weights kept: packed_weight_cache.h), skips the
 // product altogether: conv2d_direct.cpp; so does the input gradient of
 // a stride-1 convolution where that kernel takes it, as the convolution of
-// grad_out with the weights turned around (backward_input_direct).
+// grad_out with the weights turned around (backward_input_direct). On
+// AVX-512 builds the forward of a 3x3 convolution of at most 4 input
+// channels (MobileNet's and EfficientNet's RGB stems) goes to
+// conv2d_few_channels.cpp instead (1.69x the product on MobileNetV2's).
 // Depthwise convolutions (one input channel
 // per group) go to depthwise_conv2d.cpp, where a GEMM would be all overhead.
 // Channels-last calls go to conv2d_nhwc.cpp and depthwise_conv2d_nhwc.cpp.
@@ -38,6 +41,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/conv2d_few_channels.h"
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/conv_geometry.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -441,6 +445,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   T* y = static_cast<T*>(out.data_ptr());
   const int64_t K = g.Cg * g.KH * g.KW, ohw = g.OH * g.OW;
   if constexpr (std::is_same_v<T, float>) {
+    if (conv2d_few_channels_applies(g)) return conv2d_few_channels_forward(y, x, w, b, g, epi);
     const bool keep = keeps_packed_weights(weight);
     if (conv2d_direct_applies(g, keep)) return forward_direct(y, x, weight, b, g, epi, keep);
   }

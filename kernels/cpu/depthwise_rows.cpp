@@ -3,7 +3,7 @@
 #include "kernels/cpu/depthwise_rows.h"
 
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "kernels/cpu/avx512_rows.h"
 #endif
 
 #include <algorithm>
@@ -14,31 +14,9 @@ namespace ember {
 #if defined(__AVX512F__)
 namespace {
 
-constexpr int64_t kLanes = 16;
+using namespace avx512_rows;  // NOLINT: columns_mask, even_columns, finish, kLanes
+
 constexpr int kRows = 4;  // output rows per block
-
-// The lanes l of a 16-float load from column c whose column c + l lies in [0, W).
-inline __mmask16 columns_mask(int64_t c, int64_t W) {
-  const int64_t lo = std::clamp<int64_t>(-c, 0, kLanes), hi = std::clamp<int64_t>(W - c, 0, kLanes);
-  if (hi <= lo) return 0;
-  const uint32_t below_hi = hi == kLanes ? 0xFFFFu : (1u << hi) - 1u;
-  return static_cast<__mmask16>(below_hi & ~((1u << lo) - 1u));
-}
-
-// The store's epilogue, in the register: kMode 0 stores the sum as it is;
-// 1, 2, 3 apply scale and shift, then nothing, ReLU or ReLU6. max(0, v) and
-// min(6, v) pass NaN through, as clamp_row's do. (Their zero-masked forms
-// with every lane kept: GCC 12's plain forms pass an undefined register and
-// warn.)
-template <int kMode>
-inline __m512 finish(__m512 v, __m512 scale, __m512 shift) {
-  if constexpr (kMode == 0) return v;
-  constexpr __mmask16 kAll = 0xFFFF;
-  v = _mm512_fmadd_ps(v, scale, shift);
-  if constexpr (kMode >= 2) v = _mm512_maskz_max_ps(kAll, _mm512_setzero_ps(), v);
-  if constexpr (kMode == 3) v = _mm512_maskz_min_ps(kAll, _mm512_set1_ps(6.0f), v);
-  return v;
-}
 
 // Output rows [oh0, oh0 + R) of the plane. Input row i of the block (plane
 // row oh0*S - ph + i) feeds output row r through kernel row ki = i - r*S.
@@ -48,8 +26,6 @@ void rows_block(const float* plane, const float* w, float bias, float* out, cons
   constexpr int kInputRows = (R - 1) * S + K;
   const int64_t ih0 = oh0 * S - g.p.pad_h;
   const __m512 scale = _mm512_set1_ps(epi.scale), shift = _mm512_set1_ps(epi.shift);
-  // Every second of 32 columns: the stride-2 taps' columns.
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   for (int64_t ow0 = 0; ow0 < g.OW; ow0 += kLanes) {
     const int64_t c0 = ow0 * S - g.p.pad_w;  // input column of lane 0 at tap kj = 0
     __mmask16 low[K], high[K];               // tap kj's masks (high: stride 2's second 16 columns)
@@ -72,8 +48,7 @@ void rows_block(const float* plane, const float* w, float bias, float* out, cons
         if constexpr (S == 1) {
           x = _mm512_maskz_loadu_ps(low[kj], row + kj);
         } else {
-          x = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(low[kj], row + kj), even,
-                                     _mm512_maskz_loadu_ps(high[kj], row + kj + kLanes));
+          x = even_columns(row + kj, low[kj], high[kj]);
         }
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {

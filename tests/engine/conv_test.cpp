@@ -233,6 +233,17 @@ TEST(Conv2d, DepthwiseSpecialisedShapes) {
   check_conv({1, 2, 1, 1}, {2, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 2);     // 1x1 image (EfficientNet's last stages)
 }
 
+// float32 3x3 convolutions of at most 4 input channels on maps more than 8
+// columns wide (AVX-512 builds: kernels/cpu/conv2d_few_channels.cpp): RGB
+// stems at stride 2 and 1, sixteen output channels per pass and the rest one
+// at a time, a grey input unpadded, padding wider than the kernel.
+TEST(Conv2d, FewInputChannels) {
+  check_conv({2, 3, 30, 33}, {20, 3, 3, 3}, true, {2, 2}, {1, 1}, {1, 1}, 1);
+  check_conv({1, 3, 12, 40}, {32, 3, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 1);
+  check_conv({1, 1, 9, 18}, {5, 1, 3, 3}, true, {1, 1}, {0, 0}, {1, 1}, 1);
+  check_conv({1, 4, 6, 17}, {16, 4, 3, 3}, true, {2, 2}, {4, 4}, {1, 1}, 1);
+}
+
 // float32 depthwise maps up to 32 output columns wide run eight channels at
 // a time, one per vector lane (kernels/cpu/depthwise_channel_groups.cpp), a
 // last group of fewer channels plane by plane: several groups, a group and

@@ -235,6 +235,10 @@ const ConvCase kConvCases[] = {
     // 7 rows (a block of four and one of three), 5x5 on 20 columns.
     {"depthwise 3x3 stride 2, sixteen columns per register", 1, 8, 8, 13, 37, 3, 2, 1, 1, 8},
     {"depthwise 5x5, sixteen columns per register", 2, 3, 3, 6, 20, 5, 1, 2, 1, 3},
+    // AVX-512 builds: 3x3 on at most 4 input channels (conv2d_few_channels.h),
+    // sixteen output channels per pass and a remainder one at a time.
+    {"RGB stem, stride 2, 18 columns, 20 output channels", 2, 3, 20, 9, 35, 3, 2, 1, 1, 1},
+    {"four input channels, stride 1, unpadded", 1, 4, 17, 5, 21, 3, 1, 0, 1, 1},
     {"read from the padded input, square", 2, 12, 12, 18, 18, 3, 1, 1, 1, 1},
 };
 
@@ -342,7 +346,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 22 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 24 * 2 * 2 * 4 * 7);
 }
 
 // A convolution read from its padded input whose product would exceed 8 MiB
