@@ -107,7 +107,7 @@ void conv2d_few_channels_forward(float* y, const float* x, const float* w, const
                     (act == FusedActivation::None || act == FusedActivation::Relu || act == FusedActivation::Relu6);
   std::vector<float> scale, shift;
   if (fold) {
-    for (int64_t oc = 0; oc < g.OC; ++oc) scale.push_back(epi.scale(oc)), shift.push_back(epi.shift(oc));
+    for (int64_t oc = 0; oc < g.OC; ++oc) scale.push_back(epi.scales()[oc]), shift.push_back(epi.shifts()[oc]);
   }
   const int mode = !fold ? 0 : act == FusedActivation::None ? 1 : act == FusedActivation::Relu ? 2 : 3;
   const RowKernel row = g.p.stride_h == 1 ? row_kernel<1>(mode) : row_kernel<2>(mode);

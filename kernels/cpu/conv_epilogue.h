@@ -45,8 +45,8 @@ class ConvEpilogue {
   // What a kernel that normalises in its own registers needs (depthwise_rows.h).
   FusedActivation activation() const { return act_; }
   bool has_residual() const { return residual_ != nullptr; }
-  T scale(int64_t c) const { return scale_[static_cast<size_t>(c)]; }
-  T shift(int64_t c) const { return shift_[static_cast<size_t>(c)]; }
+  const T* scales() const { return scale_.data(); }  // per channel (active only)
+  const T* shifts() const { return shift_.data(); }
 
   // NCHW: `len` elements of channel c's plane, the first at element `offset`
   // of the output (y points there).

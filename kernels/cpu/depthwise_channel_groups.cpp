@@ -58,8 +58,21 @@ void deinterleave_planes(const float* out, const ConvGeometry& g, float* y) {
 // Step 2 for a K x K kernel at stride S. Four output pixels of a row at a
 // time, four independent chains of fused multiply-adds sharing each tap's
 // weights.
-template <int K, int S>
-void convolve_interleaved(const float* padded, const float* w, const float* bias, const ConvGeometry& g, float* out) {
+// The store's epilogue on a pixel's eight channels: kMode 0 stores the sum;
+// 1, 2, 3 apply the channels' scale and shift (one fused multiply-add, as
+// batch_norm_rows.h's clamp_row), then nothing, ReLU or ReLU6.
+template <int kMode>
+inline __m256 finish(__m256 v, __m256 scale, __m256 shift) {
+  if constexpr (kMode == 0) return v;
+  v = _mm256_fmadd_ps(v, scale, shift);
+  if constexpr (kMode >= 2) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+  if constexpr (kMode == 3) v = _mm256_min_ps(_mm256_set1_ps(6.0f), v);
+  return v;
+}
+
+template <int K, int S, int kMode>
+void convolve_interleaved(const float* padded, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+                          const ConvGeometry& g, float* out) {
   const int64_t PW = g.W + 2 * g.p.pad_w;
   constexpr int kTaps = K * K, kUnroll = 4;
   __m256 wt[kTaps];  // tap t's weights for the eight channels
@@ -69,6 +82,8 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
     wt[t] = _mm256_load_ps(lanes);
   }
   const __m256 b = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 scale = kMode ? _mm256_loadu_ps(epi.scale) : _mm256_setzero_ps();
+  const __m256 shift = kMode ? _mm256_loadu_ps(epi.shift) : _mm256_setzero_ps();
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const float* src_row = padded + oh * S * PW * kLanes;
     float* dst = out + oh * g.OW * kLanes;
@@ -83,7 +98,7 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
           for (int u = 0; u < kUnroll; ++u)
             acc[u] = _mm256_fmadd_ps(wt[ki * K + kj], _mm256_loadu_ps(tap + u * S * kLanes), acc[u]);
         }
-      for (int u = 0; u < kUnroll; ++u) _mm256_storeu_ps(dst + (ow + u) * kLanes, acc[u]);
+      for (int u = 0; u < kUnroll; ++u) _mm256_storeu_ps(dst + (ow + u) * kLanes, finish<kMode>(acc[u], scale, shift));
     }
     for (; ow < g.OW; ++ow) {
       const float* src = src_row + ow * S * kLanes;
@@ -91,8 +106,21 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
       for (int ki = 0; ki < K; ++ki)
         for (int kj = 0; kj < K; ++kj)
           acc = _mm256_fmadd_ps(wt[ki * K + kj], _mm256_loadu_ps(src + (ki * PW + kj) * kLanes), acc);
-      _mm256_storeu_ps(dst + ow * kLanes, acc);
+      _mm256_storeu_ps(dst + ow * kLanes, finish<kMode>(acc, scale, shift));
     }
+  }
+}
+
+using Convolve = void (*)(const float*, const float*, const float*, const DepthwiseGroupEpilogue&,
+                          const ConvGeometry&, float*);
+
+template <int K, int S>
+Convolve convolve_for(int mode) {
+  switch (mode) {
+    case 0: return convolve_interleaved<K, S, 0>;
+    case 1: return convolve_interleaved<K, S, 1>;
+    case 2: return convolve_interleaved<K, S, 2>;
+    default: return convolve_interleaved<K, S, 3>;
   }
 }
 
@@ -110,18 +138,20 @@ bool depthwise_channel_groups_available(const ConvGeometry& g) {
 
 int64_t depthwise_channel_group_scratch(const ConvGeometry& g) { return padded_floats(g) + g.OH * g.OW * kLanes; }
 
-void depthwise_channel_group(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                             float* scratch) {
+void depthwise_channel_group(const float* x, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+                             float* y, const ConvGeometry& g, float* scratch) {
   float* out = scratch + padded_floats(g);
   interleave_planes(x, g, scratch);
-  const int64_t key = g.KH * 10 + g.p.stride_h;
-  switch (key) {
-    case 31: convolve_interleaved<3, 1>(scratch, w, bias, g, out); break;
-    case 32: convolve_interleaved<3, 2>(scratch, w, bias, g, out); break;
-    case 51: convolve_interleaved<5, 1>(scratch, w, bias, g, out); break;
-    case 52: convolve_interleaved<5, 2>(scratch, w, bias, g, out); break;
+  const int mode = epi.scale == nullptr ? 0 : epi.act == FusedActivation::None ? 1 : epi.act == FusedActivation::Relu ? 2 : 3;
+  Convolve convolve = nullptr;
+  switch (g.KH * 10 + g.p.stride_h) {
+    case 31: convolve = convolve_for<3, 1>(mode); break;
+    case 32: convolve = convolve_for<3, 2>(mode); break;
+    case 51: convolve = convolve_for<5, 1>(mode); break;
+    case 52: convolve = convolve_for<5, 2>(mode); break;
     default: throw std::logic_error("depthwise_channel_group: check depthwise_channel_groups_available first");
   }
+  convolve(scratch, w, bias, epi, g, out);
   deinterleave_planes(out, g, y);
 }
 
@@ -129,7 +159,8 @@ void depthwise_channel_group(const float* x, const float* w, const float* bias, 
 
 bool depthwise_channel_groups_available(const ConvGeometry&) { return false; }
 int64_t depthwise_channel_group_scratch(const ConvGeometry&) { return 0; }
-void depthwise_channel_group(const float*, const float*, const float*, float*, const ConvGeometry&, float*) {
+void depthwise_channel_group(const float*, const float*, const float*, const DepthwiseGroupEpilogue&, float*,
+                             const ConvGeometry&, float*) {
   throw std::logic_error("depthwise_channel_group: this build has no AVX2/FMA kernel");
 }
 

@@ -9,7 +9,8 @@
 //   2. each output pixel is one 8-lane register: bias, then a fused
 //      multiply-add per tap, in tap order, with the eight channels' weights
 //      for that tap (so each channel's value is the one the plane kernels
-//      compute, to the bit);
+//      compute, to the bit); a batch norm and a ReLU or ReLU6 are applied
+//      in the register before it is stored;
 //   3. the results are transposed back into the eight output planes.
 //
 // Launch shape: one call per (sample, group of eight channels), threads over
@@ -21,6 +22,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
+#include "kernels/fused_activation.h"
 
 namespace ember {
 
@@ -33,10 +35,20 @@ bool depthwise_channel_groups_available(const ConvGeometry& g);
 // first call, and stays zero.
 int64_t depthwise_channel_group_scratch(const ConvGeometry& g);
 
+// The eight channels' batch norm and activation, applied to each output
+// pixel's register before it is stored: y = act(x * scale + shift) with act
+// None, ReLU or ReLU6. scale null: y = x (the caller applies any other
+// epilogue per plane).
+struct DepthwiseGroupEpilogue {
+  const float* scale = nullptr;  // the eight channels' scales and shifts
+  const float* shift = nullptr;
+  FusedActivation act = FusedActivation::None;
+};
+
 // Output planes [oc0, oc0 + 8) of one sample: x points at input plane oc0,
 // y at output plane oc0, w at channel oc0's weights, bias at its bias (or
-// null). No epilogue: the caller applies it per plane.
-void depthwise_channel_group(const float* x, const float* w, const float* bias, float* y, const ConvGeometry& g,
-                             float* scratch);
+// null).
+void depthwise_channel_group(const float* x, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+                             float* y, const ConvGeometry& g, float* scratch);
 
 }  // namespace ember

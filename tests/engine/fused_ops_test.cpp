@@ -212,6 +212,7 @@ const ConvCase kConvCases[] = {
     {"depthwise, 2 outputs per channel", 2, 4, 8, 9, 7, 3, 1, 1, 1, 4},
     {"depthwise, eight channels at a time and a last plane", 2, 17, 17, 7, 9, 3, 1, 1, 1, 17},
     {"depthwise 5x5 stride 2, eight channels at a time", 1, 16, 16, 14, 14, 5, 2, 2, 1, 16},
+    {"depthwise 3x3 on a 7x7 map, eight channels at a time and a last plane", 2, 9, 9, 7, 7, 3, 1, 1, 1, 9},
     {"grouped", 2, 6, 4, 7, 7, 3, 1, 1, 1, 2},
     // At least 16 input channels, small weights: the direct kernel over
     // channel blocks (conv2d_direct.cpp), its epilogue on each block of
@@ -346,7 +347,7 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
     }
   }
   set_num_threads(threads);
-  EXPECT_EQ(checked, 3 * 24 * 2 * 2 * 4 * 7);
+  EXPECT_EQ(checked, 3 * 25 * 2 * 2 * 4 * 7);
 }
 
 // A convolution read from its padded input whose product would exceed 8 MiB
