@@ -233,6 +233,14 @@ TEST(Conv2d, DepthwiseSpecialisedShapes) {
   check_conv({1, 2, 1, 1}, {2, 1, 3, 3}, false, {1, 1}, {1, 1}, {1, 1}, 2);     // 1x1 image (EfficientNet's last stages)
 }
 
+// Strided convolutions through im2col (1x1 at stride 2: ResNet's
+// downsampling), whose float32 stride-2 copy takes eight columns per step:
+// unpadded, and padded so the first and last output columns read zeros.
+TEST(Conv2d, StrideTwoColumnCopy) {
+  check_conv({2, 6, 9, 40}, {10, 6, 1, 1}, true, {2, 2}, {0, 0}, {1, 1}, 1);
+  check_conv({1, 5, 7, 41}, {4, 5, 1, 1}, false, {2, 2}, {1, 1}, {1, 1}, 1);
+}
+
 // float32 3x3 convolutions of at most 4 input channels on maps more than 8
 // columns wide (AVX-512 builds: kernels/cpu/conv2d_few_channels.cpp): RGB
 // stems at stride 2 and 1, sixteen output channels per pass and the rest one
