@@ -142,7 +142,8 @@ void depthwise_channel_group(const float* x, const float* w, const float* bias, 
                              float* y, const ConvGeometry& g, float* scratch) {
   float* out = scratch + padded_floats(g);
   interleave_planes(x, g, scratch);
-  const int mode = epi.scale == nullptr ? 0 : epi.act == FusedActivation::None ? 1 : epi.act == FusedActivation::Relu ? 2 : 3;
+  int mode = 0;  // the store's epilogue: none, or the batch norm then nothing, ReLU, ReLU6
+  if (epi.scale) mode = epi.act == FusedActivation::None ? 1 : epi.act == FusedActivation::Relu ? 2 : 3;
   Convolve convolve = nullptr;
   switch (g.KH * 10 + g.p.stride_h) {
     case 31: convolve = convolve_for<3, 1>(mode); break;

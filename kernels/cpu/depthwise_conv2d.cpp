@@ -13,11 +13,13 @@
 // columns wide go through depthwise_rows.h instead: sixteen columns per
 // register straight from the input, no scratch copy, the batch norm and a
 // ReLU or ReLU6 applied before the store (MobileNetV2's layers from 14x14
-// up ran 1.25-2.05x faster, one thread). Other shapes take the general path, which
-// adds one tap at a time into the output row (KH*KW passes over it).
+// up ran 1.25-2.05x faster, one thread). Other shapes take the general
+// path, which adds one tap at a time into the output row (KH*KW passes).
 // Threads over (n, oc) planes (or groups of eight); the weight gradient is
 // threaded over oc, summing over the batch inside. A folded batch norm
-// (conv_epilogue.h) is applied to each plane as it is finished.
+// (conv_epilogue.h) with no activation, ReLU or ReLU6 is applied in the
+// register before the store by the row and channel-group kernels; others,
+// and the plane kernels', to each plane as it is finished.
 // Cost: 2*KH*KW flops per output element; each input plane is read from
 // memory once (into the scratch, or by the first tap) and KH*KW times from
 // cache; each output element is written once.

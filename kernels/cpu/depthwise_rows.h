@@ -6,7 +6,7 @@
 //
 // Masked loads stand in for the zero padding: a load's lanes outside the
 // plane's columns read as zero (and cannot fault), and rows outside it are
-// skipped. So there is no padded copy of the plane, and a 7- or 14-column map
+// skipped. So there is no padded copy of the plane, and a 14-column map
 // needs no channel interleaving to fill a register. At stride 2 each tap
 // loads 32 consecutive columns and keeps every second one (one permute).
 // Four output rows go at a time: their taps share the loaded input rows,
