@@ -36,6 +36,16 @@ void Backend::conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, 
   binary(out, out, residual, act == FusedActivation::Relu ? BinaryOp::AddRelu : BinaryOp::Add, OpParams{});
 }
 
+void Backend::conv2d_forward_normalized_input(const Tensor& out, const Tensor& input, const BatchNormEval& input_bn,
+                                              FusedActivation input_act, const Tensor& weight, const Conv2dParams& p,
+                                              const BatchNormEval& bn, FusedActivation act) {
+  const MemoryFormat format = is_channels_last(input) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  const Tensor normalised = empty(input.shape(), TensorOptions(input.dtype(), input.device()), format);
+  batch_norm_forward_eval(normalised, input, input_bn.weight, input_bn.bias, input_bn.running_mean,
+                          input_bn.running_var, input_bn.eps, input_act);
+  conv2d_forward_batch_norm(out, normalised, weight, Tensor(), p, bn, act, Tensor());
+}
+
 #ifndef EMBER_WITH_CUDA
 Backend* cuda_backend_or_null() { return nullptr; }
 #endif

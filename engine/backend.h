@@ -194,6 +194,14 @@ class Backend {
   virtual void conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight,
                                          const Tensor& bias, const Conv2dParams& p, const BatchNormEval& bn,
                                          FusedActivation act, const Tensor& residual);
+  // Inference, a pre-activation network's layer (DenseNet's norm1, relu1, conv1, norm2, relu2):
+  // out = act(batch_norm_eval(conv2d(input_act(batch_norm_eval(input, input_bn)), weight), bn)), no
+  // convolution bias. The CPU applies the input's batch norm and activation as a 1x1 convolution's
+  // product packs its input; this default writes the normalised input, then runs
+  // conv2d_forward_batch_norm.
+  virtual void conv2d_forward_normalized_input(const Tensor& out, const Tensor& input, const BatchNormEval& input_bn,
+                                               FusedActivation input_act, const Tensor& weight,
+                                               const Conv2dParams& p, const BatchNormEval& bn, FusedActivation act);
 
   // --- Batch normalisation over [N, C, *] ---
   // Uses batch statistics; writes save_mean and save_invstd ([C], float32 for

@@ -89,6 +89,26 @@ Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, con
   return (*act)(folded(conv, norm, FusedActivation::None, x, Tensor()));  // an activation without a fused form
 }
 
+Tensor norm_activation_conv_norm_activation_forward(Module& norm1, Module& act1, Module& conv, Module& norm2,
+                                                    Module* act2, const Tensor& x) {
+  const auto* bn1 = dynamic_cast<const BatchNorm2d*>(&norm1);
+  const auto* a1 = dynamic_cast<const Activation*>(&act1);
+  const auto* a2 = dynamic_cast<const Activation*>(act2);
+  const auto* c = dynamic_cast<const Conv2d*>(&conv);
+  const bool fusable = bn1 != nullptr && !bn1->is_training() && bn1->options.track_running_stats &&
+                       a1 != nullptr && a1->fused() != FusedActivation::None &&
+                       (act2 == nullptr || (a2 != nullptr && a2->fused() != FusedActivation::None)) &&
+                       c != nullptr && !c->bias.defined() && can_fold_conv_norm(conv, norm2, x) &&
+                       bn1->num_features == x.size(1) && !any_requires_grad({bn1->weight, bn1->bias});
+  if (!fusable) return conv_norm_activation_forward(conv, norm2, act2, norm_activation(norm1, act1, x));
+  const auto& bn2 = static_cast<const BatchNorm2d&>(norm2);
+  const BatchNormEval in_norm{bn1->weight, bn1->bias, bn1->running_mean, bn1->running_var, bn1->options.eps};
+  const BatchNormEval out_norm{bn2.weight, bn2.bias, bn2.running_mean, bn2.running_var, bn2.options.eps};
+  return batch_norm_conv2d_batch_norm(x, in_norm, a1->fused(), c->weight, c->options.stride, c->options.padding,
+                                      c->options.dilation, c->options.groups, out_norm,
+                                      a2 ? a2->fused() : FusedActivation::None);
+}
+
 Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x,
                           const std::function<Tensor()>& residual) {
   const auto* a = dynamic_cast<const Activation*>(&relu);

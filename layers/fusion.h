@@ -11,6 +11,9 @@
 //   residual sum): act(bn(conv(x)) [+ r]) becomes one conv2d_batch_norm call
 //   (engine/ops/conv.h), the batch norm folded into the convolution's output.
 //   Sequential applies it to a Conv2d child followed by a BatchNorm2d.
+// - at inference, a pre-activation layer, act2(bn2(conv(act1(bn1(x))))):
+//   one batch_norm_conv2d_batch_norm call (DenseNet's dense layers), whose
+//   1x1 product applies bn1 and act1 as it reads x on the CPU.
 #pragma once
 
 #include <functional>
@@ -47,6 +50,16 @@ Tensor conv_norm_activation_forward(Module& conv, Module& norm, Module* act, con
 // add_then_relu.
 Tensor conv_norm_add_relu(Module& conv, Module& norm, Module& relu, const Tensor& x,
                           const std::function<Tensor()>& residual);
+
+// act2(norm2(conv(act1(norm1(x))))), a pre-activation layer (DenseNet's
+// norm1, relu1, conv1, norm2, relu2; act2 may be null): one
+// batch_norm_conv2d_batch_norm call when can_fold_conv_norm holds for conv
+// and norm2, norm1 is a BatchNorm2d in eval mode with running statistics
+// over x's channels that needs no gradient, act1 and act2 have fused forms,
+// and conv has no bias; otherwise norm_activation, then
+// conv_norm_activation_forward.
+Tensor norm_activation_conv_norm_activation_forward(Module& norm1, Module& act1, Module& conv, Module& norm2,
+                                                    Module* act2, const Tensor& x);
 
 // Whether norm(conv(x)) can run as one conv2d_batch_norm: `conv` is a Conv2d
 // and `norm` a BatchNorm2d over its output channels, in eval mode with

@@ -24,9 +24,10 @@ class DenseLayer final : public Module {
     conv2_ = register_module("conv2", make_conv2d(bn_size * growth, growth, 3, 1, 1, 1, false));
   }
   Tensor forward(const Tensor& x) override {
-    // conv1, norm2 and relu2 are one op in inference (the batch norm and
-    // ReLU applied to each block of conv1's output while it is in cache).
-    Tensor h = conv_norm_activation_forward(*conv1_, *norm2_, relu2_.get(), norm_activation(*norm1_, *relu1_, x));
+    // norm1 to relu2 are one op in inference: norm1 and relu1 applied as
+    // conv1's product reads its input, norm2 and relu2 to each block of
+    // conv1's output while it is in cache.
+    Tensor h = norm_activation_conv_norm_activation_forward(*norm1_, *relu1_, *conv1_, *norm2_, relu2_.get(), x);
     h = (*conv2_)(h);
     return drop_rate_ > 0 ? dropout(h, drop_rate_, is_training()) : h;
   }

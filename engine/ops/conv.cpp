@@ -109,6 +109,34 @@ Tensor conv2d(const Tensor& input_arg, const Tensor& weight_arg, const Tensor& b
   return out;
 }
 
+namespace {
+
+// A batch norm's evaluation tensors checked against `channels` (named by
+// `which`: "input" or "output") and the input's device and dtype, made
+// contiguous.
+BatchNormEval checked_eval_norm(const char* op, const BatchNormEval& bn, int64_t channels, const char* which,
+                                const Tensor& input) {
+  EMBER_CHECK(bn.eps >= 0, op, "eps must be non-negative, got ", bn.eps);
+  EMBER_CHECK(bn.running_mean.defined() && bn.running_var.defined(), op,
+              "needs the batch norm's running_mean and running_var");
+  for (const Tensor* t : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
+    if (!t->defined()) continue;
+    EMBER_CHECK(t->dim() == 1 && t->size(0) == channels, op, "batch-norm tensor of shape ", t->shape(),
+                " does not match ", channels, " ", which, " channels");
+    EMBER_CHECK(t->device() == input.device(), op, "batch-norm tensors must be on the input's device (",
+                input.device().str(), "), got ", t->device().str());
+    const bool mixed = is_16bit_float(input.dtype()) && t->dtype() == DType::Float32;
+    EMBER_CHECK(t->dtype() == input.dtype() || mixed, op, "a batch-norm tensor is ", dtype_name(t->dtype()),
+                " but the input is ", dtype_name(input.dtype()),
+                " (a 16-bit input may have float32 batch-norm tensors; nothing else mixes)");
+  }
+  return BatchNormEval{bn.weight.defined() ? bn.weight.contiguous() : Tensor(),
+                       bn.bias.defined() ? bn.bias.contiguous() : Tensor(), bn.running_mean.contiguous(),
+                       bn.running_var.contiguous(), bn.eps};
+}
+
+}  // namespace
+
 Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride, Pair padding,
                          Pair dilation, int64_t groups, const BatchNormEval& bn, FusedActivation act,
                          const Tensor& residual) {
@@ -117,25 +145,8 @@ Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor
   EMBER_CHECK(!any_requires_grad({input, weight, bias, bn.weight, bn.bias, residual}), op,
               "computes no gradients (an inference op); under autograd run conv2d and batch_norm, or call it "
               "inside NoGradGuard");
-  EMBER_CHECK(bn.eps >= 0, op, "eps must be non-negative, got ", bn.eps);
   ConvCall call = prepare_conv(op, input, weight, bias, stride, padding, dilation, groups);
-  const int64_t OC = weight.size(0);
-  EMBER_CHECK(bn.running_mean.defined() && bn.running_var.defined(), op,
-              "needs the batch norm's running_mean and running_var");
-  for (const Tensor* t : {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
-    if (!t->defined()) continue;
-    EMBER_CHECK(t->dim() == 1 && t->size(0) == OC, op, "batch-norm tensor of shape ", t->shape(), " does not match ",
-                OC, " output channels");
-    EMBER_CHECK(t->device() == input.device(), op, "batch-norm tensors must be on the input's device (",
-                input.device().str(), "), got ", t->device().str());
-    const bool mixed = is_16bit_float(input.dtype()) && t->dtype() == DType::Float32;
-    EMBER_CHECK(t->dtype() == input.dtype() || mixed, op, "a batch-norm tensor is ", dtype_name(t->dtype()),
-                " but the input is ", dtype_name(input.dtype()),
-                " (a 16-bit input may have float32 batch-norm tensors; nothing else mixes)");
-  }
-  BatchNormEval norm{bn.weight.defined() ? bn.weight.contiguous() : Tensor(),
-                     bn.bias.defined() ? bn.bias.contiguous() : Tensor(), bn.running_mean.contiguous(),
-                     bn.running_var.contiguous(), bn.eps};
+  const BatchNormEval norm = checked_eval_norm(op, bn, weight.size(0), "output", input);
   Tensor r;
   if (residual.defined()) {
     EMBER_CHECK(residual.shape() == call.out.shape(), op, "the residual of shape ", residual.shape(),
@@ -148,6 +159,24 @@ Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor
   }
   if (call.out.numel() > 0) {
     backend(input.device()).conv2d_forward_batch_norm(call.out, call.x, call.w, call.b, call.p, norm, act, r);
+  }
+  return call.out;
+}
+
+Tensor batch_norm_conv2d_batch_norm(const Tensor& input, const BatchNormEval& input_bn, FusedActivation input_act,
+                                    const Tensor& weight, Pair stride, Pair padding, Pair dilation, int64_t groups,
+                                    const BatchNormEval& bn, FusedActivation act) {
+  const char* op = "batch_norm_conv2d_batch_norm";
+  EMBER_CHECK(input.defined() && weight.defined(), op, "got an undefined input or weight");
+  EMBER_CHECK(!any_requires_grad({input, weight, input_bn.weight, input_bn.bias, bn.weight, bn.bias}), op,
+              "computes no gradients (an inference op); under autograd run batch_norm and conv2d, or call it "
+              "inside NoGradGuard");
+  ConvCall call = prepare_conv(op, input, weight, Tensor(), stride, padding, dilation, groups);
+  const BatchNormEval in_norm = checked_eval_norm(op, input_bn, call.x.size(1), "input", input);
+  const BatchNormEval norm = checked_eval_norm(op, bn, weight.size(0), "output", input);
+  if (call.out.numel() > 0) {
+    backend(input.device())
+        .conv2d_forward_normalized_input(call.out, call.x, in_norm, input_act, call.w, call.p, norm, act);
   }
   return call.out;
 }

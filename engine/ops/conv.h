@@ -27,6 +27,17 @@ Tensor conv2d_batch_norm(const Tensor& input, const Tensor& weight, const Tensor
                          Pair dilation, int64_t groups, const BatchNormEval& bn,
                          FusedActivation act = FusedActivation::None, const Tensor& residual = Tensor());
 
+// Inference, a pre-activation network's layer (DenseNet's norm1, relu1,
+// conv1, norm2, relu2): act(batch_norm(conv2d(input_act(batch_norm(input,
+// input_bn)), weight), bn)), both batch norms in evaluation mode, no
+// convolution bias. On the CPU a float32 1x1 convolution applies the
+// input's batch norm and ReLU as its product reads the input, so the
+// normalised input is never written. Numbers as those of the ops one after
+// the other; no autograd graph, as conv2d_batch_norm.
+Tensor batch_norm_conv2d_batch_norm(const Tensor& input, const BatchNormEval& input_bn, FusedActivation input_act,
+                                    const Tensor& weight, Pair stride, Pair padding, Pair dilation, int64_t groups,
+                                    const BatchNormEval& bn, FusedActivation act);
+
 // Output size of one spatial dim: (in + 2*pad - dilation*(k-1) - 1) / stride + 1.
 int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);
 

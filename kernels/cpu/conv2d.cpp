@@ -768,6 +768,49 @@ void CpuBackend::conv2d_forward_batch_norm(const Tensor& out, const Tensor& inpu
   conv2d_forward_cpu(out, input, weight, bias, p, ConvEpilogueSpec{&bn, act, residual});
 }
 
+// DenseNet's norm1, relu1 and conv1 at inference: a float32 1x1
+// convolution whose input's batch norm and ReLU are applied as the product
+// packs the input (sgemm's NormalizedRows), so the normalised input is
+// never written (it was 8% of DenseNet-121's batch-1 inference, a pass
+// over every earlier layer's features per layer). One product per sample
+// (sgemm threads it), its epilogue on each block of the output. Only where
+// forward_typed would run that same product (each output is then the same
+// chain of multiply-adds, so the bits of the ops one after the other): not
+// where the direct kernel takes a small map, several samples share a
+// product, or a one-column block becomes dot products. Other convolutions
+// and dtypes take the ops one after the other.
+void CpuBackend::conv2d_forward_normalized_input(const Tensor& out, const Tensor& input, const BatchNormEval& input_bn,
+                                                 FusedActivation input_act, const Tensor& weight,
+                                                 const Conv2dParams& p, const BatchNormEval& bn, FusedActivation act) {
+  ConvGeometry g(input, weight, out, p);
+  bool fused = sgemm_available() && !p.channels_last && g.pointwise() && g.groups == 1 && g.OW >= 2 &&
+               (input_act == FusedActivation::None || input_act == FusedActivation::Relu) &&
+               !conv2d_direct_applies(g, keeps_packed_weights(weight)) && samples_per_product(g, g.C, 4) == 1;
+  for (const Tensor* t : {&out, &input, &weight, &input_bn.weight, &input_bn.bias, &input_bn.running_mean,
+                          &input_bn.running_var, &bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
+    fused = fused && (!t->defined() || t->dtype() == DType::Float32);
+  }
+  if (!fused) {
+    return Backend::conv2d_forward_normalized_input(out, input, input_bn, input_act, weight, p, bn, act);
+  }
+  std::vector<float> scale, shift;
+  eval_scale_and_shift<float>(g.C, static_cast<const float*>(input_bn.running_mean.data_ptr()),
+                              static_cast<const float*>(input_bn.running_var.data_ptr()), input_bn.eps,
+                              ptr_or_null<float>(input_bn.weight), ptr_or_null<float>(input_bn.bias), scale, shift);
+  const ConvEpilogue<float> epi(ConvEpilogueSpec{&bn, act, Tensor()}, g.OC);
+  const float* x = static_cast<const float*>(input.data_ptr());
+  const float* w = static_cast<const float*>(weight.data_ptr());
+  float* y = static_cast<float*>(out.data_ptr());
+  const int64_t hw = g.H * g.W;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const BlockFinish<float> finish{nullptr, &epi, 0, n * g.OC * hw, hw};
+    const SgemmEpilogue hook = sgemm_epilogue(finish);
+    sgemm(g.OC, hw, g.C, {w, g.C, 1},
+          NormalizedRows{x + n * g.C * hw, hw, scale.data(), shift.data(), input_act == FusedActivation::Relu},
+          {y + n * g.OC * hw, hw, 1}, false, epi.active() ? &hook : nullptr);
+  }
+}
+
 void CpuBackend::conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                                        const Conv2dParams& p) {
   if (any_16bit({grad_input, grad_out, weight})) {

@@ -48,6 +48,9 @@ class CpuBackend final : public Backend {
   void conv2d_forward_batch_norm(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
                                  const Conv2dParams& p, const BatchNormEval& bn, FusedActivation act,
                                  const Tensor& residual) override;
+  void conv2d_forward_normalized_input(const Tensor& out, const Tensor& input, const BatchNormEval& input_bn,
+                                       FusedActivation input_act, const Tensor& weight, const Conv2dParams& p,
+                                       const BatchNormEval& bn, FusedActivation act) override;
   void conv2d_backward_input(const Tensor& grad_input, const Tensor& grad_out, const Tensor& weight,
                              const Conv2dParams& p) override;
   void conv2d_backward_weight(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,

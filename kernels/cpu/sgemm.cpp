@@ -41,11 +41,13 @@
 #include "kernels/cpu/sgemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/lanes16.h"
+#include "kernels/fused_activation.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/transpose_8x8.h"
 
@@ -104,6 +106,42 @@ struct OffsetB {
   OffsetB rows_from(int64_t k) const { return {data, row_offsets + k}; }
 };
 
+// NormalizedRows: act(x * scale[k] + shift[k]) applied by pack_b.
+struct NormalizedB {
+  NormalizedRows r;
+  static constexpr int64_t col_stride = 1;
+
+  const float* row(int64_t k) const { return r.data + k * r.row_stride; }
+  NormalizedB columns_from(int64_t j) const { return {{r.data + j, r.row_stride, r.scale, r.shift, r.relu}}; }
+  NormalizedB rows_from(int64_t k) const {
+    return {{row(k), r.row_stride, r.scale + k, r.shift + k, r.relu}};
+  }
+};
+
+// out[0, n) = act(x[0, n) * scale + shift), zeros in out[n, 16): one row of
+// a normalised panel, with clamp_row's arithmetic (batch_norm_rows.h).
+inline void normalise_panel_row(const float* x, int64_t n, float scale, float shift, bool relu, float* out) {
+  if (n == NR) {
+#if defined(__AVX512F__)
+    __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(x), _mm512_set1_ps(scale), _mm512_set1_ps(shift));
+    // max's zero-masked form with every lane kept (GCC 12's plain form warns).
+    if (relu) v = _mm512_maskz_max_ps(0xFFFF, _mm512_setzero_ps(), v);
+    _mm512_storeu_ps(out, v);
+#else
+    for (int64_t half = 0; half < NR; half += 8) {
+      __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(x + half), _mm256_set1_ps(scale), _mm256_set1_ps(shift));
+      if (relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+      _mm256_storeu_ps(out + half, v);
+    }
+#endif
+    return;
+  }
+  for (int64_t j = 0; j < NR; ++j) {
+    const float v = j < n ? std::fma(x[j], scale, shift) : 0.0f;
+    out[j] = relu ? math::relu(v) : v;
+  }
+}
+
 // b[kc x nc] into ceil(nc / 16) panels; panel p holds, for k = 0..kc-1, the
 // sixteen values b[k, 16p .. 16p+15] (zeros past column nc).
 template <class B>
@@ -111,6 +149,10 @@ void pack_b(B b, int64_t kc, int64_t nc, float* out) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, out += kc * NR) {
     const int64_t nr = std::min(NR, nc - j0);
     const B src = b.columns_from(j0);
+    if constexpr (std::is_same_v<B, NormalizedB>) {
+      for (int64_t k = 0; k < kc; ++k) normalise_panel_row(src.row(k), nr, b.r.scale[k], b.r.shift[k], b.r.relu, out + k * NR);
+      continue;
+    }
     if (nr == NR && b.col_stride == 1) {
       for (int64_t k = 0; k < kc; ++k) {
         const float* row = src.row(k);
@@ -493,6 +535,11 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, OffsetRows b, Mutable
   sgemm_any(M, N, K, a, OffsetB{b.data, b.row_offsets}, c, accumulate, epilogue);
 }
 
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, NormalizedRows b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue) {
+  sgemm_any(M, N, K, a, NormalizedB{b}, c, accumulate, epilogue);
+}
+
 #else  // no AVX2/FMA in this build: callers use Eigen.
 
 bool sgemm_available() { return false; }
@@ -502,6 +549,10 @@ void sgemm(int64_t, int64_t, int64_t, FloatMatrix, FloatMatrix, MutableFloatMatr
 }
 
 void sgemm(int64_t, int64_t, int64_t, FloatMatrix, OffsetRows, MutableFloatMatrix, bool, const SgemmEpilogue*) {
+  throw std::logic_error("sgemm: this build has no AVX2/FMA kernel; check sgemm_available() first");
+}
+
+void sgemm(int64_t, int64_t, int64_t, FloatMatrix, NormalizedRows, MutableFloatMatrix, bool, const SgemmEpilogue*) {
   throw std::logic_error("sgemm: this build has no AVX2/FMA kernel; check sgemm_available() first");
 }
 

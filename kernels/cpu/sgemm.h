@@ -1,5 +1,7 @@
 // float32 matrix product for the CPU convolution: C = A x B or C += A x B,
-// each operand with any row and column strides (so transposes are free).
+// each operand with any row and column strides (so transposes are free);
+// B may also be given by where its rows start (OffsetRows), or be
+// normalised by rows as it is packed (NormalizedRows).
 // Packed panels and a 6x16 AVX2/FMA micro-kernel (6x32, 6x64 and 12x16
 // tiles with AVX-512); see sgemm.cpp.
 #pragma once
@@ -50,6 +52,20 @@ struct OffsetRows {
   const int64_t* row_offsets;
 };
 
+// B normalised by rows as the product packs it, B's rows contiguous:
+// element (k, j) is act(data[k * row_stride + j] * scale[k] + shift[k]),
+// act a ReLU when `relu`, else nothing, computed as batch_norm_rows.h's
+// clamp_row computes it (one fused multiply-add, then max(0, x)). A batch
+// norm and ReLU in front of a 1x1 convolution (DenseNet's norm1, relu1 and
+// conv1 at inference) then need no normalised copy of the input.
+struct NormalizedRows {
+  const float* data;
+  int64_t row_stride;
+  const float* scale;
+  const float* shift;
+  bool relu;
+};
+
 // True when this build has the AVX2/FMA kernel; callers use Eigen otherwise.
 bool sgemm_available();
 
@@ -63,6 +79,10 @@ void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, FloatMatrix b, Mutabl
 
 // The same product with B given by where its rows start.
 void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, OffsetRows b, MutableFloatMatrix c, bool accumulate,
+           const SgemmEpilogue* epilogue = nullptr);
+
+// The same product with B normalised by rows (always packed).
+void sgemm(int64_t M, int64_t N, int64_t K, FloatMatrix a, NormalizedRows b, MutableFloatMatrix c, bool accumulate,
            const SgemmEpilogue* epilogue = nullptr);
 
 }  // namespace ember

@@ -447,6 +447,91 @@ TEST(Conv2dBatchNorm, RefusesWhatItCannotDo) {
                {"conv2d_batch_norm", "float64", "float32"});
 }
 
+// --- batch_norm_conv2d_batch_norm (DenseNet's norm1, relu1, conv1, norm2, relu2) ---
+
+// Exactly the numbers of batch_norm(act), then conv2d_batch_norm: where the
+// CPU applies the input's batch norm as the product packs it (float32 1x1,
+// its map at least 2 columns wide and more than 64 pixels, a sample per
+// product: 56x56 and 14x14, input channels that the product reads in place
+// and packs, K in several slices) and where it runs the two ops (a 7x7 map,
+// which the direct kernel takes; a 1x1 map; four samples of a small map in
+// one product; a 3x3 kernel; ReLU6 on the input; float64; channels-last);
+// one and two threads.
+TEST(BatchNormConv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
+  NoGradGuard no_grad;
+  manual_seed(8);
+  const int threads = num_threads();
+  struct Case {
+    int64_t N, C, OC, H, W, kernel;
+  };
+  int checked = 0;
+  for (int t : {1, 2}) {
+    set_num_threads(t);
+    for (const Case& c : {Case{1, 96, 128, 56, 56, 1}, Case{1, 300, 128, 14, 14, 1}, Case{2, 40, 24, 9, 13, 1},
+                          Case{1, 64, 128, 7, 7, 1}, Case{1, 32, 16, 1, 1, 1}, Case{4, 24, 32, 5, 5, 1},
+                          Case{1, 20, 12, 10, 10, 3}}) {
+      for (DType dtype : {DType::Float32, DType::Float64}) {
+        for (bool channels_last : {false, true}) {
+          const MemoryFormat format = channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+          Tensor x = randn({c.N, c.C, c.H, c.W}).to(dtype).contiguous(format);
+          Tensor w = randn({c.OC, c.C, c.kernel, c.kernel}).to(dtype).contiguous(format);
+          const BatchNormEval in_bn = random_batch_norm(c.C, dtype, true);
+          const BatchNormEval bn = random_batch_norm(c.OC, dtype, (c.C & 1) == 0);
+          const Pair pad{c.kernel / 2, c.kernel / 2}, one{1, 1};
+          for (FusedActivation in_act : {FusedActivation::Relu, FusedActivation::None, FusedActivation::Relu6}) {
+            for (FusedActivation act : {FusedActivation::Relu, FusedActivation::None}) {
+              SCOPED_TRACE(cat_str(c.N, "x", c.C, "x", c.H, "x", c.W, " -> ", c.OC, ", kernel ", c.kernel, ", ", t,
+                                   " threads, ", dtype_name(dtype), channels_last ? ", channels-last" : "",
+                                   ", input activation ", static_cast<int>(in_act), ", activation ",
+                                   static_cast<int>(act)));
+              const Tensor h = batch_norm(x, in_bn.running_mean, in_bn.running_var, in_bn.weight, in_bn.bias, false,
+                                          0.1, in_bn.eps, in_act);
+              const Tensor expected = conv2d_batch_norm(h, w, Tensor(), one, pad, one, 1, bn, act);
+              const Tensor fused = batch_norm_conv2d_batch_norm(x, in_bn, in_act, w, one, pad, one, 1, bn, act);
+              ASSERT_EQ(fused.shape(), expected.shape());
+              EXPECT_EQ(is_channels_last(fused), is_channels_last(expected));
+              EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
+              ++checked;
+            }
+          }
+        }
+      }
+    }
+  }
+  set_num_threads(threads);
+  EXPECT_EQ(checked, 2 * 7 * 2 * 2 * 3 * 2);
+}
+
+TEST(BatchNormConv2dBatchNorm, MatchesPyTorch) {
+  NoGradGuard no_grad;
+  const std::string inner = "F.relu(F.batch_norm(a, b, c, d, e, training=False, eps=1e-5))";
+  const std::string conv = cat_str("F.conv2d(", inner, ", f)");
+  check_op({in::no_grad(in::randn({1, 40, 12, 12})), in::no_grad(in::randn({40})), in::no_grad(in::positive({40})),
+            in::no_grad(in::uniform({40}, -2, 3)), in::no_grad(in::randn({40})),
+            in::no_grad(in::randn({24, 40, 1, 1})), in::no_grad(in::randn({24})), in::no_grad(in::positive({24})),
+            in::no_grad(in::uniform({24}, -2, 3)), in::no_grad(in::randn({24}))},
+           cat_str("F.relu(F.batch_norm(", conv, ", g, h, i, j, training=False, eps=1e-3))"),
+           [](const Inputs& x) {
+             const BatchNormEval in_bn{x[3], x[4], x[1], x[2], 1e-5}, bn{x[8], x[9], x[6], x[7], 1e-3};
+             return batch_norm_conv2d_batch_norm(x[0], in_bn, FusedActivation::Relu, x[5], {1, 1}, {0, 0}, {1, 1}, 1,
+                                                 bn, FusedActivation::Relu);
+           },
+           kAccumulating);
+}
+
+TEST(BatchNormConv2dBatchNorm, RefusesWhatItCannotDo) {
+  Tensor x = randn({1, 6, 5, 5}), w = randn({4, 6, 1, 1});
+  const BatchNormEval in_bn = random_batch_norm(6, DType::Float32, true), bn = random_batch_norm(4, DType::Float32, true);
+  const Pair one{1, 1}, zero{0, 0};
+  expect_error([&] { batch_norm_conv2d_batch_norm(x.clone().requires_grad_(true), in_bn, FusedActivation::Relu, w, one, zero, one, 1, bn, FusedActivation::Relu); },
+               {"batch_norm_conv2d_batch_norm", "inference", "NoGradGuard"});
+  NoGradGuard no_grad;
+  expect_error([&] { batch_norm_conv2d_batch_norm(x, bn, FusedActivation::Relu, w, one, zero, one, 1, bn, FusedActivation::Relu); },
+               {"batch_norm_conv2d_batch_norm", "shape [4]", "6 input channels"});
+  expect_error([&] { batch_norm_conv2d_batch_norm(x, in_bn, FusedActivation::Relu, w, one, zero, one, 1, in_bn, FusedActivation::Relu); },
+               {"batch_norm_conv2d_batch_norm", "shape [6]", "4 output channels"});
+}
+
 // Sequential and the ResNet blocks fold conv + batch norm (+ activation, +
 // residual) only at inference: in eval mode under NoGradGuard the result
 // is the modules' own, with no graph; with gradients, in training, under

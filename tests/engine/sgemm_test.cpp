@@ -8,6 +8,7 @@
 // |c - exact| <= 2 K u (|A| |B|) with u = 2^-24, of the exact value.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <tuple>
@@ -212,6 +213,43 @@ TEST(Sgemm, OffsetRowsEqualTheRowsCopied) {
       if (offset[i] != strided[i] && ++bad <= 3)
         ADD_FAILURE() << M << "x" << N << "x" << K << ", " << threads << " threads: element " << i << " is "
                       << offset[i] << ", copied rows give " << strided[i];
+  }
+  set_num_threads(1);
+}
+
+// B normalised by rows as it is packed (a batch norm and ReLU in front of a
+// 1x1 convolution) gives the bits of the product with B normalised first:
+// packed and read in place (at most 96 rows of C), K over several slices,
+// a partial last panel and a narrow one, one and three threads.
+TEST(Sgemm, NormalizedRowsEqualTheRowsNormalisedFirst) {
+  if (!sgemm_available()) GTEST_SKIP() << "this build has no AVX2/FMA sgemm kernel";
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto [M, N, K, threads] : {std::tuple<int64_t, int64_t, int64_t, int>{20, 100, 300, 1},
+                                  {128, 700, 600, 3}, {130, 37, 70, 3}, {7, 17, 5, 1}, {96, 196, 64, 1}}) {
+    for (bool relu : {false, true}) {
+      set_num_threads(threads);
+      std::vector<float> a(static_cast<size_t>(M * K)), x(static_cast<size_t>(K * N)), normalised(x.size());
+      std::vector<float> scale(static_cast<size_t>(K)), shift(scale.size());
+      for (float& v : a) v = u(rng);
+      for (float& v : x) v = u(rng);
+      for (size_t k = 0; k < scale.size(); ++k) scale[k] = 2 * u(rng), shift[k] = u(rng);
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j) {
+          const size_t i = static_cast<size_t>(k * N + j);
+          const float v = std::fma(x[i], scale[static_cast<size_t>(k)], shift[static_cast<size_t>(k)]);
+          normalised[i] = relu ? std::max(0.0f, v) : v;
+        }
+      std::vector<float> first(static_cast<size_t>(M * N)), packing(first.size());
+      sgemm(M, N, K, {a.data(), K, 1}, {normalised.data(), N, 1}, {first.data(), N, 1}, false);
+      sgemm(M, N, K, {a.data(), K, 1}, NormalizedRows{x.data(), N, scale.data(), shift.data(), relu},
+            {packing.data(), N, 1}, false);
+      int bad = 0;
+      for (size_t i = 0; i < first.size(); ++i)
+        if (packing[i] != first[i] && ++bad <= 3)
+          ADD_FAILURE() << M << "x" << N << "x" << K << ", " << threads << " threads, relu " << relu << ": element "
+                        << i << " is " << packing[i] << ", normalised first " << first[i];
+    }
   }
   set_num_threads(1);
 }
