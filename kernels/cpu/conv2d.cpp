@@ -785,7 +785,7 @@ void CpuBackend::conv2d_forward_normalized_input(const Tensor& out, const Tensor
   ConvGeometry g(input, weight, out, p);
   bool fused = sgemm_available() && !p.channels_last && g.pointwise() && g.groups == 1 && g.OW >= 2 &&
                (input_act == FusedActivation::None || input_act == FusedActivation::Relu) &&
-               !conv2d_direct_applies(g, keeps_packed_weights(weight)) && samples_per_product(g, g.C, 4) == 1;
+               !conv2d_direct_applies(g, keeps_packed_weights(weight)) && samples_per_product(g, g.C, sizeof(float)) == 1;
   for (const Tensor* t : {&out, &input, &weight, &input_bn.weight, &input_bn.bias, &input_bn.running_mean,
                           &input_bn.running_var, &bn.weight, &bn.bias, &bn.running_mean, &bn.running_var}) {
     fused = fused && (!t->defined() || t->dtype() == DType::Float32);

@@ -1,6 +1,7 @@
 // 3x3 convolution of inputs with at most 4 channels: see conv2d_few_channels.h.
 #include "kernels/cpu/conv2d_few_channels.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -102,16 +103,9 @@ void conv2d_few_channels_forward(float* y, const float* x, const float* w, const
   for (int64_t oc = 0; oc < g.OC; ++oc)
     for (int64_t i = 0; i < g.C * kTaps; ++i) wt[static_cast<size_t>(i * g.OC + oc)] = w[oc * g.C * kTaps + i];
   // The batch norm and a ReLU or ReLU6 go into the store; others after it.
-  const FusedActivation act = epi.activation();
-  const bool fold = epi.active() && !epi.has_residual() &&
-                    (act == FusedActivation::None || act == FusedActivation::Relu || act == FusedActivation::Relu6);
-  std::vector<float> scale, shift;
-  if (fold) {
-    for (int64_t oc = 0; oc < g.OC; ++oc) scale.push_back(epi.scales()[oc]), shift.push_back(epi.shifts()[oc]);
-  }
-  const int mode = !fold ? 0 : act == FusedActivation::None ? 1 : act == FusedActivation::Relu ? 2 : 3;
-  const RowKernel row = g.p.stride_h == 1 ? row_kernel<1>(mode) : row_kernel<2>(mode);
-  const float *sc = fold ? scale.data() : nullptr, *sh = fold ? shift.data() : nullptr;
+  const int mode = epi.register_mode();
+  const RowKernel row = g.p.stride_h == 1 ? row_kernel<1>(std::max(mode, 0)) : row_kernel<2>(std::max(mode, 0));
+  const float *sc = mode > 0 ? epi.scales() : nullptr, *sh = mode > 0 ? epi.shifts() : nullptr;
   const int64_t in_sample = g.C * g.H * g.W, out_sample = g.OC * g.OH * g.OW, plane = g.OH * g.OW;
   parallel_for(g.N * g.OH, 4, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
@@ -119,7 +113,7 @@ void conv2d_few_channels_forward(float* y, const float* x, const float* w, const
       row(x + n * in_sample, wt.data(), bias, sc, sh, y + n * out_sample, g, t % g.OH);
     }
   });
-  if (epi.active() && !fold) {
+  if (mode < 0) {
     parallel_for(g.N * g.OC, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) epi.channel_span(y + t * plane, t * plane, t % g.OC, plane);
     });

@@ -42,9 +42,24 @@ class ConvEpilogue {
   }
 
   bool active() const { return active_; }
-  // What a kernel that normalises in its own registers needs (depthwise_rows.h).
-  FusedActivation activation() const { return act_; }
-  bool has_residual() const { return residual_ != nullptr; }
+  // The epilogue as kernels that apply it to their own registers before
+  // the store take it (depthwise_rows.h, depthwise_channel_groups.h,
+  // conv2d_few_channels.h): kStoreSums, nothing to apply; kNormalise,
+  // kNormaliseRelu, kNormaliseRelu6, scale and shift (clamp_row's fused
+  // multiply-add), then nothing, ReLU or ReLU6; kAfterStore where they
+  // cannot (another activation, a residual sum): they store the sums and
+  // call channel_span.
+  enum RegisterMode : int { kAfterStore = -1, kStoreSums, kNormalise, kNormaliseRelu, kNormaliseRelu6 };
+  RegisterMode register_mode() const {
+    if (!active_) return kStoreSums;
+    if (residual_ != nullptr) return kAfterStore;
+    switch (act_) {
+      case FusedActivation::None: return kNormalise;
+      case FusedActivation::Relu: return kNormaliseRelu;
+      case FusedActivation::Relu6: return kNormaliseRelu6;
+      default: return kAfterStore;
+    }
+  }
   const T* scales() const { return scale_.data(); }  // per channel (active only)
   const T* shifts() const { return shift_.data(); }
 

@@ -142,14 +142,13 @@ void depthwise_channel_group(const float* x, const float* w, const float* bias, 
                              float* y, const ConvGeometry& g, float* scratch) {
   float* out = scratch + padded_floats(g);
   interleave_planes(x, g, scratch);
-  int mode = 0;  // the store's epilogue: none, or the batch norm then nothing, ReLU, ReLU6
-  if (epi.scale) mode = epi.act == FusedActivation::None ? 1 : epi.act == FusedActivation::Relu ? 2 : 3;
+  if (epi.mode < 0 || epi.mode > 3) throw std::logic_error("depthwise_channel_group: the epilogue's mode must be 0-3");
   Convolve convolve = nullptr;
   switch (g.KH * 10 + g.p.stride_h) {
-    case 31: convolve = convolve_for<3, 1>(mode); break;
-    case 32: convolve = convolve_for<3, 2>(mode); break;
-    case 51: convolve = convolve_for<5, 1>(mode); break;
-    case 52: convolve = convolve_for<5, 2>(mode); break;
+    case 31: convolve = convolve_for<3, 1>(epi.mode); break;
+    case 32: convolve = convolve_for<3, 2>(epi.mode); break;
+    case 51: convolve = convolve_for<5, 1>(epi.mode); break;
+    case 52: convolve = convolve_for<5, 2>(epi.mode); break;
     default: throw std::logic_error("depthwise_channel_group: check depthwise_channel_groups_available first");
   }
   convolve(scratch, w, bias, epi, g, out);

@@ -22,7 +22,6 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
-#include "kernels/fused_activation.h"
 
 namespace ember {
 
@@ -35,14 +34,14 @@ bool depthwise_channel_groups_available(const ConvGeometry& g);
 // first call, and stays zero.
 int64_t depthwise_channel_group_scratch(const ConvGeometry& g);
 
-// The eight channels' batch norm and activation, applied to each output
-// pixel's register before it is stored: y = act(x * scale + shift) with act
-// None, ReLU or ReLU6. scale null: y = x (the caller applies any other
-// epilogue per plane).
+// The eight channels' epilogue, applied to each output pixel's register
+// before it is stored: `mode` is ConvEpilogue::register_mode() (0: the sums
+// as they are; 1-3: scale and shift, then nothing, ReLU or ReLU6), with the
+// eight channels' scales and shifts (read for modes 1-3 only).
 struct DepthwiseGroupEpilogue {
-  const float* scale = nullptr;  // the eight channels' scales and shifts
+  int mode = 0;
+  const float* scale = nullptr;
   const float* shift = nullptr;
-  FusedActivation act = FusedActivation::None;
 };
 
 // Output planes [oc0, oc0 + 8) of one sample: x points at input plane oc0,

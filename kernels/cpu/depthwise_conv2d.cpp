@@ -195,16 +195,16 @@ PlaneKernel<T> choose_plane_forward(const ConvGeometry& g) {
 // and a ReLU or ReLU6 applied before the store (other epilogues after it).
 void forward_rows(float* y, const float* x, const float* w, const float* b, const ConvGeometry& g,
                   const ConvEpilogue<float>& epi) {
-  const bool fold = !epi.active() || (!epi.has_residual() && depthwise_rows_fold(epi.activation()));
+  const int mode = epi.register_mode();
   const int64_t plane_out = g.OH * g.OW;
   parallel_for(g.N * g.OC, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / g.OC, oc = t % g.OC;
       DepthwiseRowsEpilogue e;
-      if (fold && epi.active()) e = {true, epi.scales()[oc], epi.shifts()[oc], epi.activation()};
+      if (mode > 0) e = {mode, epi.scales()[oc], epi.shifts()[oc]};
       depthwise_rows_plane(x + (n * g.C + oc / g.OCg) * g.H * g.W, w + oc * g.KH * g.KW, b ? b[oc] : 0.0f,
                            y + t * plane_out, g, e);
-      if (!fold) epi.channel_span(y + t * plane_out, t * plane_out, oc, plane_out);
+      if (mode < 0) epi.channel_span(y + t * plane_out, t * plane_out, oc, plane_out);
     }
   });
 }
@@ -233,8 +233,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
   const int64_t group = grouped ? 8 : 1, groups = (g.OC + group - 1) / group, plane_out = g.OH * g.OW;
   // A group's batch norm and ReLU or ReLU6 go into its stores (on a 7x7 map
   // a pass of its own over each plane took a quarter of the layer's time).
-  const bool fold_into_groups =
-      grouped && epi.active() && !epi.has_residual() && depthwise_rows_fold(epi.activation());
+  const int group_mode = epi.register_mode();
   parallel_for(g.N * groups, 1, [&](int64_t begin, int64_t end) {
     // This thread's zero-bordered scratch: a plane (and flat run), eight planes.
     std::vector<T> plane_scratch(kernel.scratch, T(0));
@@ -247,11 +246,11 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
       if constexpr (std::is_same_v<T, float>) {
         if (count == 8) {
           DepthwiseGroupEpilogue e;
-          if (fold_into_groups) e = {epi.scales() + oc0, epi.shifts() + oc0, epi.activation()};
+          if (group_mode > 0) e = {group_mode, epi.scales() + oc0, epi.shifts() + oc0};
           depthwise_channel_group(x + (n * g.C + oc0) * g.H * g.W, w + oc0 * g.KH * g.KW, b ? b + oc0 : nullptr, e,
                                   out0, g, group_scratch.data());
           done = true;
-          epilogue_done = fold_into_groups;
+          epilogue_done = group_mode >= 0;
         }
       }
       for (int64_t oc = oc0; !done && oc < oc0 + count; ++oc)

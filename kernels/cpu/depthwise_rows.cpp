@@ -80,12 +80,12 @@ void plane_rows(const float* plane, const float* w, float bias, float* out, cons
 template <int K, int S>
 void plane_with_epilogue(const float* x, const float* w, float bias, float* out, const ConvGeometry& g,
                          const DepthwiseRowsEpilogue& epi) {
-  if (!epi.normalise) return plane_rows<K, S, 0>(x, w, bias, out, g, epi);
-  switch (epi.act) {
-    case FusedActivation::None: return plane_rows<K, S, 1>(x, w, bias, out, g, epi);
-    case FusedActivation::Relu: return plane_rows<K, S, 2>(x, w, bias, out, g, epi);
-    case FusedActivation::Relu6: return plane_rows<K, S, 3>(x, w, bias, out, g, epi);
-    default: throw std::logic_error("depthwise_rows_plane: only None, ReLU and ReLU6 fold into the store");
+  switch (epi.mode) {
+    case 0: return plane_rows<K, S, 0>(x, w, bias, out, g, epi);
+    case 1: return plane_rows<K, S, 1>(x, w, bias, out, g, epi);
+    case 2: return plane_rows<K, S, 2>(x, w, bias, out, g, epi);
+    case 3: return plane_rows<K, S, 3>(x, w, bias, out, g, epi);
+    default: throw std::logic_error("depthwise_rows_plane: the epilogue's mode must be 0-3");
   }
 }
 

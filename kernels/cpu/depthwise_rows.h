@@ -25,7 +25,6 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
-#include "kernels/fused_activation.h"
 
 namespace ember {
 
@@ -35,18 +34,13 @@ namespace ember {
 // channel-group kernel (depthwise_channel_groups.h) runs them faster.
 bool depthwise_rows_available(const ConvGeometry& g);
 
-// The per-channel epilogue folded into the store: y = act(x * scale + shift),
-// for act None, ReLU or ReLU6. `normalise` false: y = x.
+// The plane's epilogue, applied in the register before the store: `mode`
+// is ConvEpilogue::register_mode() (0: the sums as they are; 1-3: scale and
+// shift, then nothing, ReLU or ReLU6), with the channel's scale and shift.
 struct DepthwiseRowsEpilogue {
-  bool normalise = false;
+  int mode = 0;
   float scale = 1.0f, shift = 0.0f;
-  FusedActivation act = FusedActivation::None;
 };
-
-// Whether act can be folded into depthwise_rows_plane's store.
-inline bool depthwise_rows_fold(FusedActivation act) {
-  return act == FusedActivation::None || act == FusedActivation::Relu || act == FusedActivation::Relu6;
-}
 
 // One output plane (OH x OW at out) from one input plane (H x W at x) and
 // its K*K weights.

@@ -47,9 +47,9 @@
 #include <vector>
 
 #include "kernels/cpu/lanes16.h"
-#include "kernels/fused_activation.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/transpose_8x8.h"
+#include "kernels/fused_activation.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
