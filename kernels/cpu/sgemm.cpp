@@ -19,14 +19,14 @@
 // columns, so the inner loop has no edge cases; edge tiles of C go through
 // a small buffer. A 16-column panel of B (16 KiB) stays in L1, the 72 x 256
 // block of A (72 KiB) in L2, the packed 256 x 512 slice of B (512 KiB) in
-// L2/L3. Built with AVX-512, two neighbouring panels share a 6x32 tile of
-// twelve 16-float registers (two loads of B, six broadcasts, twelve fused
-// multiply-adds per step); where B is read in place, four share a 6x64
-// tile of 24 (four loads, six broadcasts, 24 multiply-adds: 1.03-1.19x on
-// ResNet-50's and MobileNetV2's 1x1 convolutions of up to 96 output
-// channels; packed panels of four, 64 KiB, outgrow L1: 0.94-0.98x); and a
-// lone panel takes twelve rows at a time. Every element is still one
-// chain of fused multiply-adds over k, so the bits are the AVX2 kernel's.
+// L2/L3. Built with AVX-512, four neighbouring panels share a 6x64 tile of
+// 24 16-float registers (four loads of B, six broadcasts, 24 fused
+// multiply-adds per step: 1.03-1.19x on ResNet-50's and MobileNetV2's 1x1
+// convolutions read in place, against 6x32; 1.01-1.02x more on packed
+// panels, once they were aligned to cache lines), two left over a 6x32
+// tile, and a lone panel takes twelve rows at a time. Every element is
+// still one chain of fused multiply-adds over k, so the bits are the AVX2
+// kernel's.
 //
 // Bytes moved: A is read once per 512 columns of C, B once per 72 rows of
 // C, C once per 256 of K; at a convolution's sizes the product is
@@ -44,8 +44,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
-#include <vector>
 
+#include "kernels/cpu/aligned_scratch.h"
 #include "kernels/cpu/lanes16.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/transpose_8x8.h"
@@ -360,14 +360,9 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
   // 1.02-1.08x). With the AVX2 kernels on the same machine, at most 48
   // rows: 1.05-1.26x.
   const bool a_direct = a.col_stride == 1;
-  // The buffers only grow: resizing one down and up again would zero the
-  // regrown part on every call.
-  thread_local std::vector<float> packed_a, packed_b;
-  auto at_least = [](std::vector<float>& v, int64_t n) {
-    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
-  };
-  if (!a_direct) at_least(packed_a, MC * KC);
-  at_least(packed_b, KC * round_up(std::min(N, NC), NR));
+  thread_local AlignedScratch a_scratch, b_scratch;
+  float* const packed_a = a_direct ? nullptr : a_scratch.at_least(MC * KC);
+  float* const packed_b = b_scratch.at_least(KC * round_up(std::min(N, NC), NR));
   // B read in place: see the note above.
   bool b_in_place = false;
   int64_t b_row_step = NR;
@@ -384,17 +379,17 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
       // rows would be read past their end).
       const int64_t whole_end = nc / NR * NR;
       if (!b_in_place)
-        pack_b(b.columns_from(jc).rows_from(pc), kc, nc, packed_b.data());
+        pack_b(b.columns_from(jc).rows_from(pc), kc, nc, packed_b);
       else if (whole_end < nc)
-        pack_b(b.columns_from(jc + whole_end).rows_from(pc), kc, nc - whole_end, packed_b.data());
+        pack_b(b.columns_from(jc + whole_end).rows_from(pc), kc, nc - whole_end, packed_b);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         const float* a_block = a.data + ic * a.row_stride + pc * a.col_stride;
-        if (!a_direct) pack_a({a_block, a.row_stride, a.col_stride}, mc, kc, packed_a.data());
+        if (!a_direct) pack_a({a_block, a.row_stride, a.col_stride}, mc, kc, packed_a);
         // Row r of this block of A, for the narrow and short tiles (which
         // take their rows one by one): in place, or in its packed panel.
         auto a_row = [&](int64_t r) {
-          return a_direct ? a_block + r * a.row_stride : packed_a.data() + r / MR * MR * kc + r % MR;
+          return a_direct ? a_block + r * a.row_stride : packed_a + r / MR * MR * kc + r % MR;
         };
         // One or two rows below the whole 6-row tiles go through
         // micro_kernel_short, three panels at a time, except in a narrow
@@ -406,8 +401,8 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
           const int64_t nr = std::min(NR, nc - jr);
           // B's 16 values for step k at b_panel + k * b_step.
           const bool packed_panel = !b_in_place || jr == whole_end;
-          const float* b_panel = !b_in_place ? packed_b.data() + jr * kc
-                                 : packed_panel ? packed_b.data()
+          const float* b_panel = !b_in_place ? packed_b + jr * kc
+                                 : packed_panel ? packed_b
                                                 : b.columns_from(jc + jr).rows_from(pc).row(0);
           const int64_t b_step = packed_panel ? NR : b_row_step;
           auto tile_at = [&](int64_t ir) {
@@ -425,18 +420,17 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
             continue;
           }
           // With AVX-512, whole panels go four at a time through a 6x64
-          // tile where B is read in place, and those left (all, where B is
-          // packed) two at a time through a 6x32 tile (the others' tiles
-          // are then done); a lone panel through a 12x16 tile or
-          // micro_kernel.
+          // tile, and those left two at a time through a 6x32 tile (the
+          // others' tiles are then done); a lone panel through a 12x16 tile
+          // or micro_kernel.
           const int64_t panel = jr / NR, whole_panels = nc / NR;
-          const int64_t quad_end = kPanelGroups && b_in_place ? whole_panels / 4 * 4 : 0;
+          const int64_t quad_end = kPanelGroups ? whole_panels / 4 * 4 : 0;
           const int64_t pair_end = kPanelGroups ? quad_end + (whole_panels - quad_end) / 2 * 2 : 0;
           [[maybe_unused]] const int64_t group = panel < quad_end ? 4 : panel < pair_end ? 2 : 1;
           const bool grouped_before = panel < pair_end && panel % (panel < quad_end ? 4 : 2) != 0;
           for (int64_t ir = 0; ir < full_rows && !grouped_before; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
-            const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a.data() + ir * kc;
+            const float* a_rows = a_direct ? a_block + ir * a.row_stride : packed_a + ir * kc;
             const int64_t a_row_step = a_direct ? a.row_stride : 1, a_k_step = a_direct ? 1 : MR;
 #if defined(__AVX512F__)
             // A lone whole panel: twelve rows where twelve are left. (Twelve
