@@ -28,7 +28,7 @@ constexpr int64_t kTile = 12;           // output pixels per tile: 12 accumulato
 #else
 constexpr int64_t kTile = 6;            // output pixels per tile: 12 accumulators of 8 floats
 #endif
-constexpr int64_t kChunkTaps = 18;      // input channel blocks x taps per pass over a pixel block: 2 blocks of 3x3
+constexpr int64_t kChunkTaps = 144;     // input channel blocks x taps per pass over a pixel block: 16 blocks of 3x3
 constexpr int64_t kBlockPixels = 128;   // output pixels per work item
 
 #if defined(__AVX512F__)
