@@ -441,10 +441,17 @@ void forward_direct(float* y, const float* x, const Tensor& weight, const float*
                         g);
   }();
   const int64_t ohw = g.OH * g.OW;
+  // Without a bias, a batch norm and ReLU/ReLU6 go in the registers of the
+  // kernel's transposes; a bias or a residual sum take the pass over each block.
+  const int mode = epi.register_mode();
+  const bool in_register = !b && mode > 0;
+  const RegisterEpilogue register_epilogue =
+      in_register ? RegisterEpilogue{mode, epi.scales(), epi.shifts()} : RegisterEpilogue{};
   for (int64_t n = 0; n < g.N; ++n) {
     const BlockFinish<float> finish{b, &epi, 0, n * g.OC * ohw, ohw};
     const SgemmEpilogue hook = sgemm_epilogue(finish);
-    conv.forward(x + n * g.C * g.H * g.W, y + n * g.OC * ohw, b || epi.active() ? &hook : nullptr);
+    const bool pass = !in_register && (b || epi.active());
+    conv.forward(x + n * g.C * g.H * g.W, y + n * g.OC * ohw, pass ? &hook : nullptr, register_epilogue);
   }
 }
 

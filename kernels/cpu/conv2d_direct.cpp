@@ -263,7 +263,8 @@ DirectConv2d::DirectConv2d(Tensor packed_weight, const ConvGeometry& g)
     offsets_[static_cast<size_t>(i)] = (i / g.OW * row_stride + i % g.OW * in_block_) * g.p.stride_h;
 }
 
-void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish) const {
+void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish,
+                           const RegisterEpilogue& in_register) const {
   const ConvGeometry& g = g_;
   const int64_t block_stride = padded_h_ * padded_w_ * in_block_;
   const int64_t row_stride = padded_w_ * in_block_, ohw = g.OH * g.OW, row_values = g.KW * in_block_;
@@ -343,11 +344,12 @@ void DirectConv2d::forward(const float* x, float* y, const SgemmEpilogue* finish
             for (int64_t r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(block_sums + (j + r) * kOutBlock + half);
             transpose_8x8(v);
             for (int64_t o = 0; o < std::min<int64_t>(8, channels - half); ++o)
-              _mm256_storeu_ps(out + (half + o) * ohw + j, v[o]);
+              _mm256_storeu_ps(out + (half + o) * ohw + j, in_register.apply(v[o], ob * kOutBlock + half + o));
           }
         }
         for (; j < pixels; ++j)
-          for (int64_t o = 0; o < channels; ++o) out[o * ohw + j] = block_sums[j * kOutBlock + o];
+          for (int64_t o = 0; o < channels; ++o)
+            out[o * ohw + j] = in_register.apply(block_sums[j * kOutBlock + o], ob * kOutBlock + o);
         if (finish) finish->run(finish->context, out, ohw, ob * kOutBlock, p0, channels, pixels);
       }
     }
@@ -368,7 +370,7 @@ DirectConv2d::DirectConv2d(const float*, const ConvGeometry& g) : g_(g) { packed
 
 DirectConv2d::DirectConv2d(Tensor, const ConvGeometry& g) : g_(g) { packed_weight_size(g); }
 
-void DirectConv2d::forward(const float*, float*, const SgemmEpilogue*) const {}
+void DirectConv2d::forward(const float*, float*, const SgemmEpilogue*, const RegisterEpilogue&) const {}
 
 #endif
 

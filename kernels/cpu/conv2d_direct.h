@@ -36,8 +36,9 @@
 //      with 144 (ResNet's and DenseNet's 3x3 layers, 1x1 layers on 7x7
 //      maps; one thread, alternating).
 //   4. The block's sums are transposed back into the NCHW output, eight
-//      pixels x eight channels at a time, and the caller's epilogue (bias,
-//      folded batch norm, activation, residual) runs on them while in cache.
+//      pixels x eight channels at a time; a folded batch norm and a ReLU or
+//      ReLU6 are applied to the transposed registers before the store, and
+//      any other epilogue (bias, residual) runs on the block while in cache.
 //
 // Launch shape: per sample, threads over (block of about 128 output pixels,
 // group of up to four blocks of 16 output channels) items, smaller groups
@@ -55,6 +56,7 @@
 
 #include "engine/tensor.h"
 #include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/register_epilogue.h"
 #include "kernels/cpu/sgemm.h"
 
 namespace ember {
@@ -85,11 +87,14 @@ class DirectConv2d {
   static int64_t packed_weight_size(const ConvGeometry& g);
   static void pack_weights(const float* weight, const ConvGeometry& g, float* out);
 
-  // y[OC][OH*OW] = conv(x[C][H][W]) for one sample. `finish`, if given, runs
-  // on each block of y as it becomes final: rows are output channels,
-  // columns output pixels (row0, col0: the block's first channel and pixel;
-  // block points at y[row0][col0]; row stride OH*OW).
-  void forward(const float* x, float* y, const SgemmEpilogue* finish) const;
+  // y[OC][OH*OW] = conv(x[C][H][W]) for one sample. in_register (its
+  // scales and shifts per output channel) is applied to the sums as they
+  // are transposed into y, so a batch norm and ReLU or ReLU6 take no pass
+  // of their own; then `finish`, if given, runs on each block of y as it
+  // becomes final: rows are output channels, columns output pixels (row0,
+  // col0: the block's first channel and pixel; block points at
+  // y[row0][col0]; row stride OH*OW).
+  void forward(const float* x, float* y, const SgemmEpilogue* finish, const RegisterEpilogue& in_register = {}) const;
 
  private:
   ConvGeometry g_;

@@ -71,7 +71,7 @@ inline __m256 finish(__m256 v, __m256 scale, __m256 shift) {
 }
 
 template <int K, int S, int kMode>
-void convolve_interleaved(const float* padded, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+void convolve_interleaved(const float* padded, const float* w, const float* bias, const RegisterEpilogue& epi,
                           const ConvGeometry& g, float* out) {
   const int64_t PW = g.W + 2 * g.p.pad_w;
   constexpr int kTaps = K * K, kUnroll = 4;
@@ -111,7 +111,7 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
   }
 }
 
-using Convolve = void (*)(const float*, const float*, const float*, const DepthwiseGroupEpilogue&,
+using Convolve = void (*)(const float*, const float*, const float*, const RegisterEpilogue&,
                           const ConvGeometry&, float*);
 
 template <int K, int S>
@@ -138,7 +138,7 @@ bool depthwise_channel_groups_available(const ConvGeometry& g) {
 
 int64_t depthwise_channel_group_scratch(const ConvGeometry& g) { return padded_floats(g) + g.OH * g.OW * kLanes; }
 
-void depthwise_channel_group(const float* x, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+void depthwise_channel_group(const float* x, const float* w, const float* bias, const RegisterEpilogue& epi,
                              float* y, const ConvGeometry& g, float* scratch) {
   float* out = scratch + padded_floats(g);
   interleave_planes(x, g, scratch);
@@ -159,7 +159,7 @@ void depthwise_channel_group(const float* x, const float* w, const float* bias, 
 
 bool depthwise_channel_groups_available(const ConvGeometry&) { return false; }
 int64_t depthwise_channel_group_scratch(const ConvGeometry&) { return 0; }
-void depthwise_channel_group(const float*, const float*, const float*, const DepthwiseGroupEpilogue&, float*,
+void depthwise_channel_group(const float*, const float*, const float*, const RegisterEpilogue&, float*,
                              const ConvGeometry&, float*) {
   throw std::logic_error("depthwise_channel_group: this build has no AVX2/FMA kernel");
 }

@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_geometry.h"
+#include "kernels/cpu/register_epilogue.h"
 
 namespace ember {
 
@@ -34,20 +35,11 @@ bool depthwise_channel_groups_available(const ConvGeometry& g);
 // first call, and stays zero.
 int64_t depthwise_channel_group_scratch(const ConvGeometry& g);
 
-// The eight channels' epilogue, applied to each output pixel's register
-// before it is stored: `mode` is ConvEpilogue::register_mode() (0: the sums
-// as they are; 1-3: scale and shift, then nothing, ReLU or ReLU6), with the
-// eight channels' scales and shifts (read for modes 1-3 only).
-struct DepthwiseGroupEpilogue {
-  int mode = 0;
-  const float* scale = nullptr;
-  const float* shift = nullptr;
-};
-
 // Output planes [oc0, oc0 + 8) of one sample: x points at input plane oc0,
 // y at output plane oc0, w at channel oc0's weights, bias at its bias (or
-// null).
-void depthwise_channel_group(const float* x, const float* w, const float* bias, const DepthwiseGroupEpilogue& epi,
+// null); epi's scales and shifts at channel oc0's, applied to each output
+// pixel's register before it is stored.
+void depthwise_channel_group(const float* x, const float* w, const float* bias, const RegisterEpilogue& epi,
                              float* y, const ConvGeometry& g, float* scratch);
 
 }  // namespace ember

@@ -245,7 +245,7 @@ void forward_typed(const Tensor& out, const Tensor& input, const Tensor& weight,
       bool epilogue_done = false;
       if constexpr (std::is_same_v<T, float>) {
         if (count == 8) {
-          DepthwiseGroupEpilogue e;
+          RegisterEpilogue e;
           if (group_mode > 0) e = {group_mode, epi.scales() + oc0, epi.shifts() + oc0};
           depthwise_channel_group(x + (n * g.C + oc0) * g.H * g.W, w + oc0 * g.KH * g.KW, b ? b + oc0 : nullptr, e,
                                   out0, g, group_scratch.data());
