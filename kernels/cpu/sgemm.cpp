@@ -24,7 +24,9 @@
 // multiply-adds per step: 1.03-1.19x on ResNet-50's and MobileNetV2's 1x1
 // convolutions read in place, against 6x32; 1.01-1.02x more on packed
 // panels, once they were aligned to cache lines), two left over a 6x32
-// tile, and a lone panel takes twelve rows at a time. Every element is
+// tile, and a lone panel takes twelve rows at a time; where A is read in
+// place and a block's rows are a multiple of 8, three panels share an 8x48
+// tile first (eight_row_tiles). Every element is
 // still one chain of fused multiply-adds over k, so the bits are the AVX2
 // kernel's.
 //
@@ -340,6 +342,21 @@ constexpr bool kPanelGroups = false;
   store_tile(tile[0], W, c, mr, cols, accumulate);
 }
 
+// Whether a block of mc rows of A, read in place, goes through 8x48 tiles
+// (AVX-512; eight rows of A over three panels, 24 accumulators, 11 loads
+// per 24 fused multiply-adds) rather than 6-row ones: where its rows are a
+// multiple of 8 and not of 6, the 6-row tiles computed rows for nothing or
+// left one or two to micro_kernel_short. Single 1x1 convolutions, one
+// thread, against 6-row tiles, alternating: 32 output channels (MobileNetV2's
+// 144 and 192 -> 32 at 28x28) 1.28-1.34x, 64 (ResNet-50's 256 -> 64 at
+// 56x56) 1.07x, 128 (DenseNet's and ResNet-50's) 1.02-1.03x, 256 and 512
+// 1.01x; and where both fit, 24, 96, 384 and 576 output channels
+// 1.02-1.07x, but K = 24 (MobileNetV2's 24 -> 144) 0.96x, hence K >= 32.
+// The tile does not change any element's chain of multiply-adds.
+bool eight_row_tiles(bool a_in_place, int64_t mc, int64_t kc) {
+  return kPanelGroups && a_in_place && mc % 8 == 0 && kc >= 32;
+}
+
 // One thread's product, through the cache blocks above. (row0, col0): where
 // this part of C lies in the caller's C, for the epilogue.
 template <class B>
@@ -397,7 +414,23 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
         const int64_t row_tail = mc % MR, last_cols = nc % NR;
         const int64_t full_rows = row_tail == 1 || row_tail == 2 ? mc - row_tail : mc;
         const int64_t wide_end = last_cols > 0 && last_cols <= NR / 2 ? nc - last_cols : nc;
-        for (int64_t jr = 0; jr < nc; jr += NR) {
+        // Columns [0, eight_row_end) done in 8x48 tiles; the loop below takes the rest.
+        const int64_t eight_row_end = eight_row_tiles(a_direct, mc, kc) ? nc / (3 * NR) * (3 * NR) : 0;
+#if defined(__AVX512F__)
+        for (int64_t jr = 0; jr < eight_row_end; jr += 3 * NR) {
+          const float* b_panel = b_in_place ? b.columns_from(jc + jr).rows_from(pc).row(0) : packed_b + jr * kc;
+          const int64_t b_step = b_in_place ? b_row_step : NR, panel_step = b_in_place ? NR : NR * kc;
+          for (int64_t ir = 0; ir < mc; ir += 8) {
+            const float* rows[8];
+            for (int64_t i = 0; i < 8; ++i) rows[i] = a_row(ir + i);
+            micro_kernel_block<8, 3>(kc, rows, 1, b_panel, panel_step, b_step,
+                                     {c.data + (ic + ir) * c.row_stride + (jc + jr) * c.col_stride, c.row_stride,
+                                      c.col_stride},
+                                     8, add);
+          }
+        }
+#endif
+        for (int64_t jr = eight_row_end; jr < nc; jr += NR) {
           const int64_t nr = std::min(NR, nc - jr);
           // B's 16 values for step k at b_panel + k * b_step.
           const bool packed_panel = !b_in_place || jr == whole_end;
@@ -423,7 +456,7 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
           // tile, and those left two at a time through a 6x32 tile (the
           // others' tiles are then done); a lone panel through a 12x16 tile
           // or micro_kernel.
-          const int64_t panel = jr / NR, whole_panels = nc / NR;
+          const int64_t panel = (jr - eight_row_end) / NR, whole_panels = (nc - eight_row_end) / NR;
           const int64_t quad_end = kPanelGroups ? whole_panels / 4 * 4 : 0;
           const int64_t pair_end = kPanelGroups ? quad_end + (whole_panels - quad_end) / 2 * 2 : 0;
           [[maybe_unused]] const int64_t group = panel < quad_end ? 4 : panel < pair_end ? 2 : 1;
@@ -458,7 +491,8 @@ void sgemm_serial(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFl
           }
           // In place, a packed last panel goes alone.
           const int64_t group_end = b_in_place && jr < whole_end ? whole_end : wide_end;
-          if (full_rows < mc && (jr % (3 * NR) == 0 || (b_in_place && jr == whole_end)) && jr < wide_end) {
+          if (full_rows < mc && ((jr - eight_row_end) % (3 * NR) == 0 || (b_in_place && jr == whole_end)) &&
+              jr < wide_end) {
             // The one or two rows left, against this panel and the next two
             // (those that are not the narrow last panel, which took every row).
             const int64_t cols = std::min(3 * NR, group_end - jr), mr = mc - full_rows;
@@ -493,12 +527,14 @@ void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloat
   const int threads = cpu_threads();
   const bool split = threads > 1 && !in_parallel_region() && M * N * K >= (int64_t{1} << 21);
   if (!split) return sgemm_serial(M, N, K, a, b, c, accumulate, epilogue);
-  // One range of 16-column or of 6-row panels per thread. Each thread
+  // One range of 16-column or of 6-row (8-row) panels per thread. Each thread
   // streams its share of the operand that is cut and reads (and packs) the
   // other whole, so the larger one is cut: cut by columns, a product with a
   // 7x7 map's 49 columns had every thread stream the whole weight matrix
   // (1.15-1.3x slower than cut by rows, best of 15 runs).
-  const int64_t col_panels = (N + NR - 1) / NR, row_panels = (M + MR - 1) / MR;
+  // Row ranges in eights where 8-row tiles would take every row of A.
+  const int64_t row_unit = a.col_stride == 1 && M % 8 == 0 ? 8 : MR;
+  const int64_t col_panels = (N + NR - 1) / NR, row_panels = (M + row_unit - 1) / row_unit;
   const bool by_rows = row_panels >= threads ? (M > N || col_panels < threads) : row_panels > col_panels;
   if (!by_rows) {
     parallel_for(col_panels, 1, [&](int64_t p0, int64_t p1) {
@@ -508,7 +544,7 @@ void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloat
     });
   } else {
     parallel_for(row_panels, 1, [&](int64_t p0, int64_t p1) {
-      const int64_t i0 = p0 * MR, i1 = std::min(M, p1 * MR);
+      const int64_t i0 = p0 * row_unit, i1 = std::min(M, p1 * row_unit);
       sgemm_serial(i1 - i0, N, K, {a.data + i0 * a.row_stride, a.row_stride, a.col_stride}, b,
                    {c.data + i0 * c.row_stride, c.row_stride, c.col_stride}, accumulate, epilogue, i0, 0);
     });
