@@ -1,8 +1,9 @@
 // Pieces shared by the AVX-512 kernels that read a plane's rows straight
 // from memory, sixteen output columns per register (depthwise_rows.cpp,
-// conv2d_few_channels.cpp): the masks that stand in for zero padding, the
-// permute that keeps every second column at stride 2, and the epilogue
-// applied in the register before the store. Include only under __AVX512F__.
+// conv2d_few_channels.cpp): the masks that stand in for zero padding and
+// the permute that keeps every second column at stride 2 (the epilogue
+// applied in the register is register_epilogue.h's). Include only under
+// __AVX512F__.
 #pragma once
 
 #include <immintrin.h>
@@ -28,21 +29,6 @@ inline __mmask16 columns_mask(int64_t c, int64_t W) {
 inline __m512 even_columns(const float* row, __mmask16 first, __mmask16 second) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first, row), even, _mm512_maskz_loadu_ps(second, row + kLanes));
-}
-
-// The store's epilogue: kMode 0 stores the sum as it is; 1, 2, 3 apply
-// scale and shift (one fused multiply-add, as batch_norm_rows.h's clamp_row),
-// then nothing, ReLU or ReLU6. max(0, v) and min(6, v) pass NaN through, as
-// clamp_row's do. (Their zero-masked forms with every lane kept: GCC 12's
-// plain forms pass an undefined register and warn.)
-template <int kMode>
-inline __m512 finish(__m512 v, __m512 scale, __m512 shift) {
-  if constexpr (kMode == 0) return v;
-  constexpr __mmask16 kAll = 0xFFFF;
-  v = _mm512_fmadd_ps(v, scale, shift);
-  if constexpr (kMode >= 2) v = _mm512_maskz_max_ps(kAll, _mm512_setzero_ps(), v);
-  if constexpr (kMode == 3) v = _mm512_maskz_min_ps(kAll, _mm512_set1_ps(6.0f), v);
-  return v;
 }
 
 }  // namespace ember::avx512_rows

@@ -9,6 +9,7 @@
 
 #if defined(__AVX512F__)
 #include "kernels/cpu/avx512_rows.h"
+#include "kernels/cpu/register_epilogue.h"
 #endif
 
 namespace ember {
@@ -16,7 +17,7 @@ namespace ember {
 #if defined(__AVX512F__)
 namespace {
 
-using namespace avx512_rows;  // NOLINT: columns_mask, even_columns, finish, kLanes
+using namespace avx512_rows;  // NOLINT: columns_mask, even_columns, kLanes
 
 constexpr int K = 3, kTaps = K * K;
 constexpr int kMaxChannels = 4;
@@ -56,7 +57,7 @@ void chunk(const float* x, const float* wt, const float* bias, const float* scal
 #pragma GCC unroll 16
   for (int j = 0; j < B; ++j) {
     const int64_t oc = oc0 + j;
-    const __m512 out = finish<kMode>(acc[j], _mm512_set1_ps(scale ? scale[oc] : 1.0f),
+    const __m512 out = register_finish<kMode>(acc[j], _mm512_set1_ps(scale ? scale[oc] : 1.0f),
                                      _mm512_set1_ps(shift ? shift[oc] : 0.0f));
     _mm512_mask_storeu_ps(y + (oc * g.OH + oh) * g.OW + ow0, store, out);
   }

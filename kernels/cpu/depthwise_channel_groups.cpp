@@ -58,18 +58,6 @@ void deinterleave_planes(const float* out, const ConvGeometry& g, float* y) {
 // Step 2 for a K x K kernel at stride S. Four output pixels of a row at a
 // time, four independent chains of fused multiply-adds sharing each tap's
 // weights.
-// The store's epilogue on a pixel's eight channels: kMode 0 stores the sum;
-// 1, 2, 3 apply the channels' scale and shift (one fused multiply-add, as
-// batch_norm_rows.h's clamp_row), then nothing, ReLU or ReLU6.
-template <int kMode>
-inline __m256 finish(__m256 v, __m256 scale, __m256 shift) {
-  if constexpr (kMode == 0) return v;
-  v = _mm256_fmadd_ps(v, scale, shift);
-  if constexpr (kMode >= 2) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-  if constexpr (kMode == 3) v = _mm256_min_ps(_mm256_set1_ps(6.0f), v);
-  return v;
-}
-
 template <int K, int S, int kMode>
 void convolve_interleaved(const float* padded, const float* w, const float* bias, const RegisterEpilogue& epi,
                           const ConvGeometry& g, float* out) {
@@ -98,7 +86,7 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
           for (int u = 0; u < kUnroll; ++u)
             acc[u] = _mm256_fmadd_ps(wt[ki * K + kj], _mm256_loadu_ps(tap + u * S * kLanes), acc[u]);
         }
-      for (int u = 0; u < kUnroll; ++u) _mm256_storeu_ps(dst + (ow + u) * kLanes, finish<kMode>(acc[u], scale, shift));
+      for (int u = 0; u < kUnroll; ++u) _mm256_storeu_ps(dst + (ow + u) * kLanes, register_finish<kMode>(acc[u], scale, shift));
     }
     for (; ow < g.OW; ++ow) {
       const float* src = src_row + ow * S * kLanes;
@@ -106,7 +94,7 @@ void convolve_interleaved(const float* padded, const float* w, const float* bias
       for (int ki = 0; ki < K; ++ki)
         for (int kj = 0; kj < K; ++kj)
           acc = _mm256_fmadd_ps(wt[ki * K + kj], _mm256_loadu_ps(src + (ki * PW + kj) * kLanes), acc);
-      _mm256_storeu_ps(dst + ow * kLanes, finish<kMode>(acc, scale, shift));
+      _mm256_storeu_ps(dst + ow * kLanes, register_finish<kMode>(acc, scale, shift));
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #if defined(__AVX512F__)
 #include "kernels/cpu/avx512_rows.h"
+#include "kernels/cpu/register_epilogue.h"
 #endif
 
 #include <algorithm>
@@ -14,7 +15,7 @@ namespace ember {
 #if defined(__AVX512F__)
 namespace {
 
-using namespace avx512_rows;  // NOLINT: columns_mask, even_columns, finish, kLanes
+using namespace avx512_rows;  // NOLINT: columns_mask, even_columns, kLanes
 
 constexpr int kRows = 4;  // output rows per block
 
@@ -60,7 +61,7 @@ void rows_block(const float* plane, const float* w, float bias, float* out, cons
     const __mmask16 store = columns_mask(ow0, g.OW);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      _mm512_mask_storeu_ps(out + (oh0 + r) * g.OW + ow0, store, finish<kMode>(acc[r], scale, shift));
+      _mm512_mask_storeu_ps(out + (oh0 + r) * g.OW + ow0, store, register_finish<kMode>(acc[r], scale, shift));
   }
 }
 

@@ -533,7 +533,7 @@ void sgemm_any(int64_t M, int64_t N, int64_t K, FloatMatrix a, B b, MutableFloat
   // 7x7 map's 49 columns had every thread stream the whole weight matrix
   // (1.15-1.3x slower than cut by rows, best of 15 runs).
   // Row ranges in eights where 8-row tiles would take every row of A.
-  const int64_t row_unit = a.col_stride == 1 && M % 8 == 0 ? 8 : MR;
+  const int64_t row_unit = kPanelGroups && a.col_stride == 1 && M % 8 == 0 ? 8 : MR;
   const int64_t col_panels = (N + NR - 1) / NR, row_panels = (M + row_unit - 1) / row_unit;
   const bool by_rows = row_panels >= threads ? (M > N || col_panels < threads) : row_panels > col_panels;
   if (!by_rows) {

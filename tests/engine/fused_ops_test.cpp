@@ -257,6 +257,12 @@ BatchNormEval random_batch_norm(int64_t OC, DType dtype, bool affine) {
   return bn;
 }
 
+// got has want's shape and, to the bit, its values.
+void expect_same_bits(const Tensor& got, const Tensor& want) {
+  ASSERT_EQ(got.shape(), want.shape());
+  EXPECT_EQ(max(abs(got.to(DType::Float64) - want.to(DType::Float64))).item<double>(), 0.0);
+}
+
 // conv2d, batch_norm and the activation (or the residual add) one after the other.
 Tensor conv_bn_separately(const Tensor& x, const Tensor& w, const Tensor& b, const ConvCase& c, const BatchNormEval& bn,
                           FusedActivation act, const Tensor& residual) {
@@ -335,9 +341,8 @@ TEST(Conv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
                 const Tensor r = with_residual ? residual : Tensor();
                 Tensor fused = conv2d_batch_norm(x, w, b, stride, padding, dilation, c.groups, bn, act, r);
                 Tensor expected = conv_bn_separately(x, w, b, c, bn, act, r);
-                ASSERT_EQ(fused.shape(), expected.shape());
+                expect_same_bits(fused, expected);
                 EXPECT_EQ(is_channels_last(fused), channels_last);
-                EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
                 ++checked;
               }
             }
@@ -488,9 +493,8 @@ TEST(BatchNormConv2dBatchNorm, EqualsTheOpsOneAfterTheOther) {
                                           0.1, in_bn.eps, in_act);
               const Tensor expected = conv2d_batch_norm(h, w, Tensor(), one, pad, one, 1, bn, act);
               const Tensor fused = batch_norm_conv2d_batch_norm(x, in_bn, in_act, w, one, pad, one, 1, bn, act);
-              ASSERT_EQ(fused.shape(), expected.shape());
+              expect_same_bits(fused, expected);
               EXPECT_EQ(is_channels_last(fused), is_channels_last(expected));
-              EXPECT_EQ(max(abs(fused.to(DType::Float64) - expected.to(DType::Float64))).item<double>(), 0.0);
               ++checked;
             }
           }
